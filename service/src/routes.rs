@@ -1,0 +1,178 @@
+//! The HTTP contract, answering byte for byte like the lab's Flask app.
+//!
+//! Everything that depends only on the configuration (the `/` page, the
+//! `/proof` answer) is rendered once at start, so a request costs no more than
+//! copying a reference-counted buffer.
+
+use std::time::Instant;
+
+use actix_web::body::BoxBody;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{ALLOW, CONTENT_TYPE, HeaderValue};
+use actix_web::web::{self, Bytes, ServiceConfig};
+use actix_web::{Handler, HttpRequest, HttpResponse, Resource, Responder, guard};
+use serde::Serialize;
+
+use crate::configuration::Settings;
+use crate::proof::lab_proof;
+use crate::shutdown::Lifecycle;
+
+const HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+/// What the handlers need, built once at start.
+pub struct AppState {
+    started: Instant,
+    index: Bytes,
+    proof: (StatusCode, Bytes),
+}
+
+/// A JSON body as Flask's `jsonify` writes it: compact, then a newline.
+fn json_line(value: &impl Serialize) -> Bytes {
+    let mut body = serde_json::to_vec(value).expect("plain structs always serialize");
+    body.push(b'\n');
+    Bytes::from(body)
+}
+
+fn error_body(error: &str) -> Bytes {
+    #[derive(Serialize)]
+    struct Error<'a> {
+        error: &'a str,
+    }
+    json_line(&Error { error })
+}
+
+impl AppState {
+    pub fn new(settings: &Settings, started: Instant) -> Self {
+        #[derive(Serialize)]
+        struct Proof<'a> {
+            login: &'a str,
+            ok: bool,
+            proof: String,
+        }
+        let proof = match &settings.secret {
+            None => (StatusCode::BAD_REQUEST, error_body("no-secret")),
+            Some(secret) => (
+                StatusCode::OK,
+                json_line(&Proof {
+                    login: &settings.lab_login,
+                    ok: true,
+                    proof: lab_proof(secret.expose(), &settings.lab_login, &settings.lab_token),
+                }),
+            ),
+        };
+        Self {
+            started,
+            index: Bytes::from(format!(
+                "Hello from Docker! Rocket={}\n",
+                settings.rocket_size
+            )),
+            proof,
+        }
+    }
+}
+
+fn state(req: &HttpRequest) -> &AppState {
+    req.app_data::<web::Data<AppState>>()
+        .expect("AppState is registered by configure")
+}
+
+fn respond(status: StatusCode, content_type: HeaderValue, body: Bytes) -> HttpResponse {
+    let mut response = HttpResponse::with_body(status, BoxBody::new(body));
+    response.headers_mut().insert(CONTENT_TYPE, content_type);
+    response
+}
+
+async fn index(req: HttpRequest) -> HttpResponse {
+    respond(StatusCode::OK, HTML, state(&req).index.clone())
+}
+
+async fn health(req: HttpRequest) -> HttpResponse {
+    #[derive(Serialize)]
+    struct Health {
+        status: &'static str,
+        uptime: f64,
+    }
+    // Python's round(x, 2); serde_json then writes 3.0 rather than 3, as Flask does.
+    let uptime = (state(&req).started.elapsed().as_secs_f64() * 100.0).round() / 100.0;
+    respond(
+        StatusCode::OK,
+        JSON,
+        json_line(&Health {
+            status: "ok",
+            uptime,
+        }),
+    )
+}
+
+async fn ready(req: HttpRequest) -> HttpResponse {
+    let lifecycle = req
+        .app_data::<Lifecycle>()
+        .expect("Lifecycle is registered by startup");
+    if !lifecycle.is_draining() {
+        respond(
+            StatusCode::OK,
+            JSON,
+            Bytes::from_static(b"{\"status\":\"ready\"}\n"),
+        )
+    } else {
+        respond(
+            StatusCode::SERVICE_UNAVAILABLE,
+            JSON,
+            Bytes::from_static(b"{\"status\":\"shutting-down\"}\n"),
+        )
+    }
+}
+
+async fn proof(req: HttpRequest) -> HttpResponse {
+    let (status, body) = &state(&req).proof;
+    respond(*status, JSON, body.clone())
+}
+
+async fn not_found() -> HttpResponse {
+    respond(
+        StatusCode::NOT_FOUND,
+        JSON,
+        Bytes::from_static(b"{\"error\":\"not-found\"}\n"),
+    )
+}
+
+async fn method_not_allowed() -> HttpResponse {
+    let mut response = respond(
+        StatusCode::METHOD_NOT_ALLOWED,
+        JSON,
+        Bytes::from_static(b"{\"error\":\"method-not-allowed\"}\n"),
+    );
+    response
+        .headers_mut()
+        .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+    response
+}
+
+/// A path answering GET and HEAD (actix-web sends HEAD answers without their
+/// body), and 405 with an `Allow` header to any other method.
+pub fn get_resource<F, Args>(path: &str, handler: F) -> Resource
+where
+    F: Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    web::resource(path)
+        .route(
+            web::route()
+                .guard(guard::Any(guard::Get()).or(guard::Head()))
+                .to(handler),
+        )
+        .default_service(web::to(method_not_allowed))
+}
+
+/// Mounts the service's routes and their shared state on an app.
+pub fn configure(config: &mut ServiceConfig, state: web::Data<AppState>) {
+    config
+        .app_data(state)
+        .service(get_resource("/", index))
+        .service(get_resource("/health", health))
+        .service(get_resource("/ready", ready))
+        .service(get_resource("/proof", proof))
+        .default_service(web::to(not_found));
+}

@@ -1,0 +1,78 @@
+//! Builds the application from typed settings and runs it until stopped.
+
+use std::io;
+use std::net::TcpListener;
+use std::pin::pin;
+use std::time::Instant;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use futures_util::future::{Either, select};
+
+use crate::configuration::Settings;
+use crate::routes::{self, AppState};
+use signal_hook_tokio::Signals;
+
+use crate::shutdown::{self, Lifecycle};
+use crate::telemetry;
+
+/// A bound, ready-to-run HTTP server.
+pub struct Application {
+    server: Server,
+    port: u16,
+    lifecycle: Lifecycle,
+    signals: Signals,
+}
+
+impl Application {
+    /// Binds the listening socket and prepares the workers. Must be called
+    /// inside an actix (tokio) runtime; nothing is served until
+    /// [`Application::run_until_stopped`].
+    pub fn build(settings: &Settings) -> io::Result<Self> {
+        let signals = shutdown::catch_signals()?;
+        let lifecycle = Lifecycle::default();
+        let state = web::Data::new(AppState::new(settings, Instant::now()));
+        let listener = TcpListener::bind((settings.host, settings.port))?;
+        let port = listener.local_addr()?.port();
+        let app_lifecycle = lifecycle.clone();
+        let connections = lifecycle.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_lifecycle.clone())
+                .wrap(from_fn(shutdown::close_connections_when_draining))
+                .wrap(from_fn(telemetry::log_request))
+                .configure(|config| routes::configure(config, state.clone()))
+        })
+        .on_connect(move |_, extensions| {
+            extensions.insert(connections.connection_opened());
+        })
+        .workers(settings.workers.get())
+        .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        // Signals are handled in shutdown.rs, which also ends the drain sooner.
+        .disable_signals()
+        .listen(listener)?
+        .run();
+        Ok(Self {
+            server,
+            port,
+            lifecycle,
+            signals,
+        })
+    }
+
+    /// The port actually bound (useful with `PORT=0`).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until a SIGTERM or SIGINT has been handled and the drain is
+    /// over: every connection closed, or the drain timeout run out.
+    pub async fn run_until_stopped(self) -> io::Result<()> {
+        let drained = shutdown::handle_signals(self.signals, self.server.handle(), self.lifecycle);
+        match select(self.server, pin!(drained)).await {
+            Either::Left((served, _)) => served,
+            Either::Right(((), _)) => Ok(()),
+        }
+    }
+}
