@@ -1,13 +1,45 @@
-//! `cargo xtask`: the project's automation, as an ordinary Rust binary.
+//! `cargo xtask <task>`: the project's automation, as an ordinary Rust binary.
 
-use clap::Parser;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use xtask::{bench, builder_image, report, verify};
 
 /// Build tooling for the image lab service.
 #[derive(Parser)]
-#[command(name = "cargo xtask", version)]
-struct Cli {}
+#[command(name = "cargo xtask", bin_name = "cargo xtask", version, about)]
+struct Cli {
+    /// Print every docker command before running it.
+    #[arg(long, short, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    task: Task,
+}
 
-fn main() -> anyhow::Result<()> {
-    Cli::parse();
-    Ok(())
+#[derive(Subcommand)]
+enum Task {
+    /// Make the Rust build-stage image locally, for engines that cannot pull.
+    BuilderImage(builder_image::Args),
+    /// Grade an image against every criterion of the lab.
+    Verify(verify::Args),
+    /// Write the Markdown lab report for an image, from measurements.
+    Report(report::Args),
+    /// Measure the service and its image against the Python originals.
+    Bench(bench::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    xtask::docker::set_verbose(cli.verbose);
+    xtask::cleanup::remove_on_interrupt();
+    let outcome = match cli.task {
+        Task::BuilderImage(args) => builder_image::run(&args).map(|()| ExitCode::SUCCESS),
+        Task::Verify(args) => verify::run(&args),
+        Task::Report(args) => report::run(&args).map(|()| ExitCode::SUCCESS),
+        Task::Bench(args) => bench::run(&args).map(|()| ExitCode::SUCCESS),
+    };
+    outcome.unwrap_or_else(|error| {
+        eprintln!("error: {error:#}");
+        ExitCode::from(2)
+    })
 }

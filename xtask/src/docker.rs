@@ -1,0 +1,587 @@
+//! The one module that talks to the Docker engine.
+//!
+//! It runs the plain `docker` CLI commands a student would type (printed
+//! with `--verbose`), so every measurement can be repeated by hand. Every
+//! container and image it creates is registered with [`crate::cleanup`].
+
+use std::env;
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde_json::Value;
+
+use crate::cleanup::{Guard, Resource};
+
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+
+/// Print every docker command before running it.
+pub fn set_verbose(verbose: bool) {
+    VERBOSE.store(verbose, Ordering::Relaxed);
+}
+
+/// The docker CLI to run: `$DOCKER`, or `docker` from PATH.
+pub fn cli() -> PathBuf {
+    env::var_os("DOCKER").map_or_else(|| PathBuf::from("docker"), PathBuf::from)
+}
+
+/// Prints `$ docker ARGS` when verbose.
+pub fn announce<S: AsRef<OsStr>>(args: &[S]) {
+    if VERBOSE.load(Ordering::Relaxed) {
+        let words: Vec<_> = args
+            .iter()
+            .map(|a| shell_word(&a.as_ref().to_string_lossy()))
+            .collect();
+        eprintln!("$ docker {}", words.join(" "));
+    }
+}
+
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+fn last_lines(text: &str, count: usize) -> String {
+    let lines: Vec<_> = text.trim_end().lines().collect();
+    lines[lines.len().saturating_sub(count)..].join("\n")
+}
+
+/// Runs `docker ARGS` and returns its output, whatever its exit status.
+pub fn output<S: AsRef<OsStr>>(args: &[S]) -> Result<Output> {
+    announce(args);
+    Command::new(cli())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|error| match error.kind() {
+            std::io::ErrorKind::NotFound => anyhow!(
+                "the docker CLI is not installed (or not on PATH): install Docker, or set DOCKER to its path"
+            ),
+            _ => anyhow!("cannot run docker: {error}"),
+        })
+}
+
+/// Runs `docker ARGS`; its trimmed stdout, or an error quoting its stderr.
+pub fn run<S: AsRef<OsStr>>(args: &[S]) -> Result<String> {
+    let out = output(args)?;
+    if !out.status.success() {
+        let words: Vec<_> = args
+            .iter()
+            .map(|a| a.as_ref().to_string_lossy().into_owned())
+            .collect();
+        bail!(
+            "`docker {}` failed: {}",
+            words.join(" "),
+            last_lines(&String::from_utf8_lossy(&out.stderr), 3)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Checks that an engine answers; the error says how to start one.
+pub fn ensure_engine() -> Result<String> {
+    let out = output(&["version", "--format", "{{.Server.Version}}"])?;
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    if !out.status.success() || version.is_empty() {
+        bail!(
+            "cannot reach the Docker engine ({}). Start it: `sudo systemctl start docker` on Linux, \
+             or open Docker Desktop; or point DOCKER_HOST at a running engine",
+            last_lines(&String::from_utf8_lossy(&out.stderr), 1)
+        );
+    }
+    Ok(version)
+}
+
+/// A name no other run uses: `PREFIX-<pid>-<time>-<n>`.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{prefix}-{}-{nanos:x}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A free TCP port on 127.0.0.1 (the kernel's pick).
+pub fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Polls `probe` every 50 ms until it returns `Some`, or `timeout` passes.
+pub fn wait_for<T>(timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe() {
+            return Some(value);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+// ---------------------------------------------------------------- building
+
+/// A docker client that builds with BuildKit (needed for `RUN --mount`).
+#[derive(Debug, Clone)]
+pub struct BuildClient {
+    pub cli: PathBuf,
+    /// Whether the client needs `DOCKER_BUILDKIT=1` (CLIs before 23.0, which
+    /// carry BuildKit themselves; newer ones delegate to the buildx plugin).
+    pub needs_env: bool,
+}
+
+/// Finds a BuildKit-capable client: `$DOCKER` if set, else the first `docker`
+/// on PATH that has the buildx plugin or is older than 23.0.
+pub fn build_client() -> Result<BuildClient> {
+    static FOUND: OnceLock<Result<BuildClient, String>> = OnceLock::new();
+    FOUND
+        .get_or_init(|| find_build_client().map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(|e| anyhow!(e))
+}
+
+fn find_build_client() -> Result<BuildClient> {
+    let candidates: Vec<PathBuf> = match env::var_os("DOCKER") {
+        Some(docker) => vec![PathBuf::from(docker)],
+        None => env::split_paths(&env::var_os("PATH").unwrap_or_default())
+            .map(|dir| dir.join("docker"))
+            .filter(|path| path.is_file())
+            .collect(),
+    };
+    let succeeds = |cli: &Path, args: &[&str]| {
+        Command::new(cli)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .ok()
+            .filter(|out| out.status.success())
+            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    for cli in &candidates {
+        if succeeds(cli, &["buildx", "version"]).is_some() {
+            return Ok(BuildClient {
+                cli: cli.clone(),
+                needs_env: false,
+            });
+        }
+        let version =
+            succeeds(cli, &["version", "--format", "{{.Client.Version}}"]).unwrap_or_default();
+        let major: u32 = version
+            .split('.')
+            .next()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(u32::MAX);
+        if major < 23 {
+            return Ok(BuildClient {
+                cli: cli.clone(),
+                needs_env: true,
+            });
+        }
+    }
+    bail!(
+        "no docker client here can build with BuildKit (tried {candidates:?}): install the buildx plugin \
+         (Docker Desktop has it), or set DOCKER to a docker CLI older than 23.0"
+    )
+}
+
+/// What to build.
+#[derive(Debug, Clone, Default)]
+pub struct Build {
+    pub context: PathBuf,
+    /// Relative to the context, or absolute; default `Dockerfile`.
+    pub dockerfile: Option<PathBuf>,
+    pub tag: String,
+    pub build_args: Vec<(String, String)>,
+}
+
+/// A built image, removed again when dropped (unless kept).
+#[derive(Debug)]
+pub struct Image {
+    pub reference: String,
+    guard: Option<Guard>,
+}
+
+impl Image {
+    /// An image this run did not create: never removed.
+    pub fn existing(reference: &str) -> Self {
+        Image {
+            reference: reference.to_owned(),
+            guard: None,
+        }
+    }
+
+    /// Keeps the image after the run (what `verify` does with the image it builds).
+    pub fn keep(mut self) -> Self {
+        if let Some(guard) = self.guard.take() {
+            guard.disarm();
+        }
+        self
+    }
+}
+
+/// `docker build` with BuildKit, printing one progress line per build step
+/// (with the elapsed time); on failure the error quotes the build's last lines.
+pub fn build(spec: &Build) -> Result<Image> {
+    let client = build_client()?;
+    let mut args: Vec<String> = vec![
+        "build".into(),
+        "--progress=plain".into(),
+        "--tag".into(),
+        spec.tag.clone(),
+    ];
+    if let Some(dockerfile) = &spec.dockerfile {
+        args.extend(["--file".into(), dockerfile.to_string_lossy().into_owned()]);
+    }
+    for (name, value) in &spec.build_args {
+        args.extend(["--build-arg".into(), format!("{name}={value}")]);
+    }
+    args.push(spec.context.to_string_lossy().into_owned());
+    announce(&args);
+    let guard = Guard::register(Resource::Image(spec.tag.clone()));
+    let mut command = Command::new(&client.cli);
+    command
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if client.needs_env {
+        command.env("DOCKER_BUILDKIT", "1");
+    }
+    let started = Instant::now();
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("cannot run {}", client.cli.display()))?;
+    let mut log = Vec::new();
+    for line in BufReader::new(child.stderr.take().expect("stderr is piped")).lines() {
+        let line = line?;
+        if is_step_line(&line) {
+            eprintln!("  [{:>5.1}s] {}", started.elapsed().as_secs_f64(), line);
+        }
+        log.push(line);
+    }
+    if !child.wait()?.success() {
+        let tail = log[log.len().saturating_sub(15)..].join("\n");
+        bail!("building {} failed:\n{tail}", spec.tag);
+    }
+    Ok(Image {
+        reference: spec.tag.clone(),
+        guard: Some(guard),
+    })
+}
+
+/// BuildKit's plain progress announces each step as `#N [stage k/n] INSTRUCTION`.
+fn is_step_line(line: &str) -> bool {
+    line.starts_with('#')
+        && line.contains(" [")
+        && !line.contains(" sha256:")
+        && line
+            .split_whitespace()
+            .nth(1)
+            .is_some_and(|w| w.starts_with('['))
+}
+
+// ---------------------------------------------------------------- inspecting
+
+/// `docker image inspect REF` as JSON (the first and only element).
+pub fn inspect_image(reference: &str) -> Result<Value> {
+    let out = output(&["image", "inspect", reference])?;
+    if !out.status.success() {
+        bail!(
+            "no image {reference:?} on this engine (build it, or check the name with `docker images`)"
+        );
+    }
+    first_element(&out.stdout)
+}
+
+fn first_element(json: &[u8]) -> Result<Value> {
+    let mut all: Vec<Value> =
+        serde_json::from_slice(json).context("docker inspect printed no JSON")?;
+    if all.is_empty() {
+        bail!("docker inspect printed an empty list");
+    }
+    Ok(all.swap_remove(0))
+}
+
+// ---------------------------------------------------------------- running
+
+/// How to start a container.
+#[derive(Debug, Clone, Default)]
+pub struct Run {
+    pub image: String,
+    pub env: Vec<(String, String)>,
+    /// Container port to publish on a free 127.0.0.1 port.
+    pub publish: Option<u16>,
+    pub read_only: bool,
+    /// `--cap-drop ALL --security-opt no-new-privileges`.
+    pub hardened: bool,
+    pub user: Option<String>,
+    /// Arguments after the image (the command).
+    pub command: Vec<String>,
+}
+
+impl Run {
+    pub fn new(image: &str) -> Self {
+        Run {
+            image: image.to_owned(),
+            ..Run::default()
+        }
+    }
+
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn publish(mut self, container_port: u16) -> Self {
+        self.publish = Some(container_port);
+        self
+    }
+
+    /// The `docker run` arguments, with `name` and the host port chosen.
+    fn args(&self, name: &str, host_port: Option<u16>) -> Vec<String> {
+        let mut args: Vec<String> = vec![
+            "run".into(),
+            "--detach".into(),
+            "--name".into(),
+            name.into(),
+        ];
+        if let (Some(container), Some(host)) = (self.publish, host_port) {
+            args.extend(["--publish".into(), format!("127.0.0.1:{host}:{container}")]);
+        }
+        if self.read_only {
+            args.push("--read-only".into());
+        }
+        if self.hardened {
+            args.extend([
+                "--cap-drop".into(),
+                "ALL".into(),
+                "--security-opt".into(),
+                "no-new-privileges".into(),
+            ]);
+        }
+        if let Some(user) = &self.user {
+            args.extend(["--user".into(), user.clone()]);
+        }
+        for (name, value) in &self.env {
+            args.extend(["--env".into(), format!("{name}={value}")]);
+        }
+        args.push(self.image.clone());
+        args.extend(self.command.iter().cloned());
+        args
+    }
+
+    /// `docker run --detach ...`; the container is removed when dropped.
+    pub fn start(&self) -> Result<Container> {
+        let name = unique_name("labcheck");
+        let guard = Guard::register(Resource::Container(name.clone()));
+        let host_port = self.publish.map(|_| free_port()).transpose()?;
+        let args = self.args(&name, host_port);
+        run(&args).with_context(|| format!("cannot start a container of {}", self.image))?;
+        Ok(Container {
+            name,
+            host_port,
+            command_line: args,
+            _guard: guard,
+        })
+    }
+}
+
+/// A running (or exited) container, removed on drop.
+#[derive(Debug)]
+pub struct Container {
+    pub name: String,
+    /// The 127.0.0.1 port its published port maps to.
+    pub host_port: Option<u16>,
+    /// The `docker` arguments that started it.
+    pub command_line: Vec<String>,
+    _guard: Guard,
+}
+
+/// How a container ended after `docker stop`.
+#[derive(Debug, Clone, Copy)]
+pub struct Stopped {
+    pub elapsed: Duration,
+    pub exit_code: i64,
+}
+
+impl Container {
+    /// The command that started it, as a student would type it.
+    pub fn shown_command(&self) -> String {
+        let words: Vec<_> = self.command_line.iter().map(|w| shell_word(w)).collect();
+        format!("docker {}", words.join(" "))
+    }
+
+    pub fn inspect(&self) -> Result<Value> {
+        first_element(&output(&["container", "inspect", &self.name])?.stdout)
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.inspect().is_ok_and(|c| c["State"]["Running"] == true)
+    }
+
+    /// `State.Health.Status`: `starting`, `healthy`, `unhealthy`, or `None`
+    /// without a healthcheck.
+    pub fn health(&self) -> Option<String> {
+        self.inspect().ok()?["State"]["Health"]["Status"]
+            .as_str()
+            .map(str::to_owned)
+    }
+
+    /// Waits for `healthy`; the time it took, or an error naming the last state.
+    pub fn wait_healthy(&self, timeout: Duration) -> Result<Duration> {
+        let started = Instant::now();
+        let mut last = None;
+        let healthy = wait_for(timeout, || {
+            last = self.health();
+            if !self.is_running() {
+                return Some(false);
+            }
+            (last.as_deref() == Some("healthy")).then_some(true)
+        });
+        match healthy {
+            Some(true) => Ok(started.elapsed()),
+            Some(false) => bail!(
+                "the container exited; its logs:\n{}",
+                last_lines(&self.logs(), 5)
+            ),
+            None => bail!(
+                "not healthy after {timeout:?} (health: {})",
+                last.unwrap_or_else(|| "none".into())
+            ),
+        }
+    }
+
+    /// Waits until `GET path` answers on the published port (any status).
+    pub fn wait_answering(&self, path: &str, timeout: Duration) -> Result<(Duration, Answer)> {
+        let started = Instant::now();
+        let port = self.host_port.context("the container publishes no port")?;
+        let mut last_error = String::from("no answer");
+        let answer = wait_for(timeout, || {
+            if !self.is_running() {
+                last_error = format!(
+                    "the container exited; its logs:\n{}",
+                    last_lines(&self.logs(), 5)
+                );
+                return Some(Err(()));
+            }
+            match http_get(port, path) {
+                Ok(answer) => Some(Ok(answer)),
+                Err(error) => {
+                    last_error = format!("{error:#}");
+                    None
+                }
+            }
+        });
+        match answer {
+            Some(Ok(answer)) => Ok((started.elapsed(), answer)),
+            Some(Err(())) => Err(anyhow!(last_error)),
+            None => bail!("no answer on {path} after {timeout:?}: {last_error}"),
+        }
+    }
+
+    /// `GET path` on the published port.
+    pub fn get(&self, path: &str) -> Result<Answer> {
+        http_get(
+            self.host_port.context("the container publishes no port")?,
+            path,
+        )
+    }
+
+    /// `docker stop --time SECS`: how long it took and the exit code.
+    pub fn stop(&self, kill_after: Duration) -> Result<Stopped> {
+        let started = Instant::now();
+        run(&[
+            "stop",
+            "--time",
+            &kill_after.as_secs().to_string(),
+            &self.name,
+        ])?;
+        let elapsed = started.elapsed();
+        let exit_code = self.inspect()?["State"]["ExitCode"].as_i64().unwrap_or(-1);
+        Ok(Stopped { elapsed, exit_code })
+    }
+
+    /// Everything the container printed, stdout then stderr.
+    pub fn logs(&self) -> String {
+        output(&["logs", &self.name])
+            .map(|out| {
+                String::from_utf8_lossy(&out.stdout).into_owned()
+                    + &String::from_utf8_lossy(&out.stderr)
+            })
+            .unwrap_or_default()
+    }
+
+    /// `docker exec NAME ARGS...`, whatever its status.
+    pub fn exec(&self, args: &[&str]) -> Result<Output> {
+        let mut all = vec!["exec", self.name.as_str()];
+        all.extend_from_slice(args);
+        output(&all)
+    }
+
+    /// The host-side UIDs of the container's processes (`docker top NAME -eo uid`).
+    pub fn process_uids(&self) -> Result<Vec<u32>> {
+        let table = run(&["top", &self.name, "-eo", "uid"])?;
+        Ok(table
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.trim().parse().ok())
+            .collect())
+    }
+}
+
+// ---------------------------------------------------------------- HTTP
+
+/// An HTTP answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
+}
+
+/// `GET http://127.0.0.1:PORT/PATH` with a 2 s timeout; any status is an answer.
+pub fn http_get(port: u16, path: &str) -> Result<Answer> {
+    let agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(2)))
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut response = agent
+        .get(&format!("http://127.0.0.1:{port}{path}"))
+        .call()?;
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(1 << 20)
+        .read_to_string()?;
+    Ok(Answer {
+        status: response.status().as_u16(),
+        content_type,
+        body,
+    })
+}

@@ -1,0 +1,51 @@
+//! Grading an image against the lab: [`evidence`] gathers on the engine,
+//! [`checks`] judges, [`output`] prints. `cargo xtask verify`, `report` and
+//! the end-to-end tests all go through [`grade`].
+
+pub mod checks;
+pub mod evidence;
+pub mod output;
+
+use anyhow::Result;
+
+pub use checks::{Outcome, Status};
+pub use evidence::{Evidence, Subject};
+
+/// The graded image: every outcome, and the evidence behind them.
+#[derive(Debug)]
+pub struct Grade {
+    pub evidence: Evidence,
+    pub outcomes: Vec<Outcome>,
+}
+
+impl Grade {
+    /// True when no counted check failed: the lab's criteria, and with
+    /// `strict` the others too. A check that does not apply never fails.
+    pub fn passed(&self, strict: bool) -> bool {
+        self.outcomes
+            .iter()
+            .filter(|outcome| outcome.lab || strict)
+            .all(|outcome| outcome.status != Status::Fail)
+    }
+
+    /// The outcome of the check `id`.
+    pub fn outcome(&self, id: &str) -> Option<&Outcome> {
+        self.outcomes.iter().find(|outcome| outcome.id == id)
+    }
+
+    /// The ids of the checks that failed.
+    pub fn failed(&self) -> Vec<&'static str> {
+        self.outcomes
+            .iter()
+            .filter(|o| o.status == Status::Fail)
+            .map(|o| o.id)
+            .collect()
+    }
+}
+
+/// Runs the image on the engine and judges it.
+pub fn grade(subject: &Subject) -> Result<Grade> {
+    let evidence = Evidence::gather(subject)?;
+    let outcomes = checks::grade(&evidence);
+    Ok(Grade { evidence, outcomes })
+}

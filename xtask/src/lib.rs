@@ -1,0 +1,19 @@
+//! The build tooling behind `cargo xtask`, as a library so that the
+//! end-to-end tests share its code instead of copying it.
+
+pub mod bench;
+pub mod builder_image;
+pub mod cleanup;
+pub mod docker;
+pub mod grading;
+pub mod report;
+pub mod seed;
+pub mod verify;
+
+/// The workspace root (the folder holding the Dockerfile).
+pub fn project_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask/ sits in the workspace root")
+        .to_path_buf()
+}
