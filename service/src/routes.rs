@@ -25,6 +25,7 @@ pub struct AppState {
     started: Instant,
     index: Bytes,
     proof: (StatusCode, Bytes),
+    lifecycle: Lifecycle,
 }
 
 /// A JSON body as Flask's `jsonify` writes it: compact, then a newline.
@@ -43,7 +44,7 @@ fn error_body(error: &str) -> Bytes {
 }
 
 impl AppState {
-    pub fn new(settings: &Settings, started: Instant) -> Self {
+    pub fn new(settings: &Settings, started: Instant, lifecycle: Lifecycle) -> Self {
         #[derive(Serialize)]
         struct Proof<'a> {
             login: &'a str,
@@ -68,6 +69,7 @@ impl AppState {
                 settings.rocket_size
             )),
             proof,
+            lifecycle,
         }
     }
 }
@@ -106,10 +108,7 @@ async fn health(req: HttpRequest) -> HttpResponse {
 }
 
 async fn ready(req: HttpRequest) -> HttpResponse {
-    let lifecycle = req
-        .app_data::<Lifecycle>()
-        .expect("Lifecycle is registered by startup");
-    if !lifecycle.is_draining() {
+    if !state(&req).lifecycle.is_draining() {
         respond(
             StatusCode::OK,
             JSON,
@@ -175,4 +174,41 @@ pub fn configure(config: &mut ServiceConfig, state: web::Data<AppState>) {
         .service(get_resource("/ready", ready))
         .service(get_resource("/proof", proof))
         .default_service(web::to(not_found));
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::{TestRequest, call_service, init_service, read_body};
+    use actix_web::{App, web};
+
+    use super::*;
+
+    /// `/ready` seen in-process: over the network the drain refuses new
+    /// connections, so only the application itself shows the flip.
+    #[test]
+    fn ready_turns_503_once_draining_begins() {
+        actix_web::rt::System::new().block_on(async {
+            let lifecycle = Lifecycle::default();
+            let settings = Settings::from_vars(Vec::new()).unwrap();
+            let state = web::Data::new(AppState::new(&settings, Instant::now(), lifecycle.clone()));
+            let app = init_service(App::new().configure(|config| configure(config, state))).await;
+            let ready = || TestRequest::get().uri("/ready").to_request();
+
+            let serving = call_service(&app, ready()).await;
+            assert_eq!(serving.status(), StatusCode::OK);
+            assert_eq!(read_body(serving).await, "{\"status\":\"ready\"}\n");
+
+            lifecycle.begin_draining();
+            let draining = call_service(&app, ready()).await;
+            assert_eq!(draining.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(
+                draining.headers().get(CONTENT_TYPE).unwrap(),
+                "application/json"
+            );
+            assert_eq!(
+                read_body(draining).await,
+                "{\"status\":\"shutting-down\"}\n"
+            );
+        });
+    }
 }

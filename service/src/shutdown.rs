@@ -13,11 +13,7 @@ use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use actix_web::Error;
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServerHandle, ServiceRequest, ServiceResponse};
-use actix_web::http::ConnectionType;
-use actix_web::middleware::Next;
+use actix_web::dev::ServerHandle;
 use futures_util::StreamExt;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_tokio::Signals;
@@ -52,6 +48,11 @@ impl Lifecycle {
         self.0.draining.load(Ordering::Relaxed)
     }
 
+    /// Marks the start of shutdown: `/ready` answers 503 from now on.
+    pub fn begin_draining(&self) {
+        self.0.draining.store(true, Ordering::Relaxed);
+    }
+
     /// Counts a new connection until the returned guard is dropped.
     pub fn connection_opened(&self) -> ConnectionGuard {
         self.0.open_connections.fetch_add(1, Ordering::AcqRel);
@@ -71,25 +72,6 @@ impl Lifecycle {
     }
 }
 
-/// Middleware: while draining, answers carry `Connection: close`, so clients
-/// on keep-alive connections leave after their current request.
-pub async fn close_connections_when_draining(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let draining = req
-        .app_data::<Lifecycle>()
-        .is_some_and(Lifecycle::is_draining);
-    let mut response = next.call(req).await?;
-    if draining {
-        response
-            .response_mut()
-            .head_mut()
-            .set_connection_type(ConnectionType::Close);
-    }
-    Ok(response)
-}
-
 /// Catches SIGTERM and SIGINT from now on; they are acted upon once
 /// [`handle_signals`] runs. Register before the port is bound, so that no
 /// client can see the service before it can be stopped gracefully.
@@ -101,8 +83,9 @@ pub fn catch_signals() -> io::Result<Signals> {
 /// is over.
 ///
 /// The first signal prints `Shutting down...` (as the Flask original does),
-/// makes `/ready` answer 503, stops accepting connections and lets the open
-/// ones finish within the drain timeout. A second signal during the drain
+/// makes `/ready` answer 503 and stops the server gracefully: no new
+/// connections, idle keep-alive ones closed, requests in flight answered
+/// within the drain timeout. A second signal during the drain
 /// ends the process at once with status 128 + its number.
 pub fn handle_signals(
     mut signals: Signals,
@@ -115,7 +98,7 @@ pub fn handle_signals(
             return;
         };
         println!("Shutting down...");
-        lifecycle.0.draining.store(true, Ordering::Relaxed);
+        lifecycle.begin_draining();
         tracing::info!(
             signal = first,
             "shutdown started: draining open connections"

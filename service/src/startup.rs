@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{App, HttpServer};
 use futures_util::future::{Either, select};
 
 use crate::configuration::Settings;
@@ -30,18 +31,25 @@ impl Application {
     /// inside an actix (tokio) runtime; nothing is served until
     /// [`Application::run_until_stopped`].
     pub fn build(settings: &Settings) -> io::Result<Self> {
+        Self::build_with(settings, |_| {})
+    }
+
+    /// [`Application::build`], with `extra_routes` mounted beside the
+    /// service's own (the shutdown tests add a slow route this way).
+    pub fn build_with(
+        settings: &Settings,
+        extra_routes: impl Fn(&mut ServiceConfig) + Clone + Send + 'static,
+    ) -> io::Result<Self> {
         let signals = shutdown::catch_signals()?;
         let lifecycle = Lifecycle::default();
-        let state = web::Data::new(AppState::new(settings, Instant::now()));
+        let state = web::Data::new(AppState::new(settings, Instant::now(), lifecycle.clone()));
         let listener = TcpListener::bind((settings.host, settings.port))?;
         let port = listener.local_addr()?.port();
-        let app_lifecycle = lifecycle.clone();
         let connections = lifecycle.clone();
         let server = HttpServer::new(move || {
             App::new()
-                .app_data(app_lifecycle.clone())
-                .wrap(from_fn(shutdown::close_connections_when_draining))
                 .wrap(from_fn(telemetry::log_request))
+                .configure(extra_routes.clone())
                 .configure(|config| routes::configure(config, state.clone()))
         })
         .on_connect(move |_, extensions| {
@@ -49,7 +57,9 @@ impl Application {
         })
         .workers(settings.workers.get())
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
-        // Signals are handled in shutdown.rs, which also ends the drain sooner.
+        // On a graceful stop actix closes idle keep-alive connections and lets
+        // busy ones finish their current request. Signals are handled in
+        // shutdown.rs, which also ends the drain sooner.
         .disable_signals()
         .listen(listener)?
         .run();

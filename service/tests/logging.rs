@@ -1,0 +1,102 @@
+//! What the service prints: one JSON line per request, the start-up
+//! configuration, and never the secret.
+
+mod support;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use support::Service;
+
+/// The stdout lines that are JSON objects, parsed.
+fn json_lines(stdout: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(Value::is_object)
+        .collect()
+}
+
+#[test]
+fn one_json_line_per_request_with_method_path_status_and_latency() {
+    let mut service = Service::start(&[]);
+    let requests = [
+        ("GET", "/", 200),
+        ("GET", "/nope-logged", 404),
+        ("POST", "/health", 405),
+        ("HEAD", "/ready", 200),
+    ];
+    for (method, path, status) in requests {
+        assert_eq!(
+            service.request(method, path).status,
+            status,
+            "{method} {path}"
+        );
+    }
+    service.stop();
+
+    let stdout = service.stdout();
+    for line in stdout.lines() {
+        assert!(
+            line == "Shutting down..." || serde_json::from_str::<Value>(line).is_ok(),
+            "LOG_FORMAT=json, yet this line is not JSON: {line:?}"
+        );
+    }
+    let lines = json_lines(&stdout);
+    for (method, path, status) in requests {
+        let logged: Vec<&Value> = lines
+            .iter()
+            .filter(|line| line["path"] == path && line["method"] == method)
+            .collect();
+        assert_eq!(
+            logged.len(),
+            1,
+            "{method} {path} logged as {logged:?}\n{stdout}"
+        );
+        let line = logged[0];
+        assert_eq!(line["status"], status, "{line}");
+        let latency = line
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(key, _)| key.starts_with("latency"))
+            .unwrap_or_else(|| panic!("no latency field in {line}"));
+        assert!(latency.1.is_number(), "{line}");
+    }
+}
+
+#[test]
+fn the_secret_is_never_printed_and_the_start_up_line_redacts_it() {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let secret = format!("never-print-me-{}-{nanos}", std::process::id());
+    // The most verbose logging there is, so that any leak would show.
+    let mut service = Service::start(&[
+        ("SECRET", secret.as_str()),
+        ("LAB_LOGIN", "alice"),
+        ("RUST_LOG", "trace"),
+    ]);
+    for path in ["/", "/health", "/ready", "/proof", "/nope"] {
+        service.request("GET", path);
+    }
+    assert_eq!(service.request("GET", "/proof").status, 200);
+    service.stop();
+
+    let (stdout, stderr) = (service.stdout(), service.stderr());
+    assert!(!stdout.contains(&secret), "SECRET on stdout:\n{stdout}");
+    assert!(!stderr.contains(&secret), "SECRET on stderr:\n{stderr}");
+
+    let lines = json_lines(&stdout);
+    let start_up = lines
+        .iter()
+        .find(|line| line["message"] == "listening")
+        .unwrap_or_else(|| panic!("no start-up line on stdout:\n{stdout}"));
+    assert_eq!(start_up["secret"], "<redacted>", "{start_up}");
+    assert_eq!(start_up["port"], u64::from(service.port), "{start_up}");
+    assert_eq!(start_up["host"], "127.0.0.1", "{start_up}");
+    assert_eq!(start_up["lab_login"], "alice", "{start_up}");
+    assert_eq!(start_up["rocket_size"], "Small", "{start_up}");
+    assert!(start_up["shutdown_timeout_s"].is_number(), "{start_up}");
+}

@@ -1,0 +1,209 @@
+//! Graceful shutdown on SIGTERM and SIGINT: quick when idle, answering the
+//! requests in flight, bounded by SHUTDOWN_TIMEOUT, cut short by a second
+//! signal. Real processes, real signals.
+//!
+//! The drain needs a request that is still being handled when the signal
+//! arrives, so this test binary doubles as a server: started with
+//! `SHUTDOWN_TEST_ROLE=slow-server`, it serves the real application plus a
+//! `/slow?ms=N` route mounted only here (see `serve_with_slow_route`).
+
+mod support;
+
+use std::io::ErrorKind;
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use actix_web::{HttpResponse, web};
+use libtest_mimic::{Arguments, Trial};
+use nix::sys::signal::Signal::{self, SIGINT, SIGTERM};
+use service::configuration::Settings;
+use service::startup::Application;
+use service::telemetry;
+use support::{Connection, Service, address};
+
+const ROLE: &str = "SHUTDOWN_TEST_ROLE";
+const SLOW_STARTED: &str = "slow request started";
+
+/// The child's life: the service with a slow route, until signalled.
+fn serve_with_slow_route() -> ExitCode {
+    let settings = Settings::from_env().expect("valid test settings");
+    telemetry::init(&settings);
+    let served = actix_web::rt::System::new().block_on(async {
+        let application = Application::build_with(&settings, |config| {
+            config.route(
+                "/slow",
+                web::get().to(
+                    |query: web::Query<std::collections::HashMap<String, u64>>| async move {
+                        println!("{SLOW_STARTED}");
+                        let ms = query.get("ms").copied().unwrap_or(1000);
+                        actix_web::rt::time::sleep(Duration::from_millis(ms)).await;
+                        HttpResponse::Ok().body("slow done\n")
+                    },
+                ),
+            );
+        })?;
+        telemetry::log_settings(&settings, application.port());
+        application.run_until_stopped().await
+    });
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("slow server: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn this_binary() -> PathBuf {
+    std::env::current_exe().expect("the test binary's path")
+}
+
+/// A child serving the slow route, with `extra_env`.
+fn start_slow_server(extra_env: &[(&str, &str)]) -> Service {
+    let mut env = vec![(ROLE, "slow-server")];
+    env.extend_from_slice(extra_env);
+    Service::start_program(&this_binary(), &env)
+}
+
+/// Sends `GET /slow?ms=N` and waits until the handler runs.
+fn slow_request_in_flight(service: &Service, ms: u64) -> Connection {
+    let mut connection = service.connect();
+    connection.send(&format!(
+        "GET /slow?ms={ms} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    ));
+    service.wait_for_stdout_line(|line| line == SLOW_STARTED);
+    connection
+}
+
+fn is_shutting_down(line: &str) -> bool {
+    line == "Shutting down..."
+}
+
+fn idle_signal_exits_0_at_once(signal: Signal) {
+    let mut service = Service::start(&[]);
+    service.signal(signal);
+    let (status, elapsed) = service.expect_exit(Duration::from_secs(5));
+    println!("idle {signal}: exit {status:?} after {elapsed:?}");
+    assert!(status.success(), "{signal}: {status:?}");
+    assert!(
+        elapsed < Duration::from_secs(2),
+        "{signal}: took {elapsed:?}"
+    );
+    assert!(
+        service.stdout().lines().any(is_shutting_down),
+        "{signal}: stdout:\n{}",
+        service.stdout()
+    );
+}
+
+fn sigterm_stops_accepting_and_answers_the_request_in_flight() {
+    // A drain timeout far beyond this test: only the drain can end the run.
+    let mut service = start_slow_server(&[("SHUTDOWN_TIMEOUT", "30")]);
+    let mut idle = service.connect();
+    assert_eq!(idle.keep_alive_request("GET", "/ready").status, 200);
+    let mut in_flight = slow_request_in_flight(&service, 1500);
+
+    service.signal(SIGTERM);
+    service.wait_for_stdout_line(is_shutting_down);
+
+    // New connections are refused...
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match TcpStream::connect_timeout(&address(service.port), Duration::from_secs(1)) {
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused => break,
+            Err(e) => panic!("connecting during the drain: {e}"),
+            Ok(_) => assert!(
+                Instant::now() < deadline,
+                "still accepting connections 5 s after SIGTERM"
+            ),
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+    // ...idle keep-alive connections are closed rather than waited for...
+    assert!(
+        idle.read_to_end().is_empty(),
+        "the idle connection got bytes"
+    );
+    // ...and the request in flight is answered in full.
+    assert!(
+        service.try_wait().is_none(),
+        "exited with a request in flight"
+    );
+    let answer = in_flight.read_response(false);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.text(), "slow done\n");
+
+    let (status, elapsed) = service.expect_exit(Duration::from_secs(5));
+    println!("drained: exit {status:?} {elapsed:?} after the last answer");
+    assert!(status.success(), "{status:?}");
+    assert!(
+        elapsed < Duration::from_secs(1),
+        "lingered {elapsed:?} after the drain"
+    );
+}
+
+fn a_second_signal_during_the_drain_exits_at_once() {
+    let mut service = start_slow_server(&[("SHUTDOWN_TIMEOUT", "30")]);
+    let _in_flight = slow_request_in_flight(&service, 30_000);
+
+    service.signal(SIGTERM);
+    service.wait_for_stdout_line(is_shutting_down);
+    assert!(
+        service.try_wait().is_none(),
+        "exited with a request in flight"
+    );
+
+    service.signal(SIGTERM);
+    let (status, elapsed) = service.expect_exit(Duration::from_secs(5));
+    println!("second SIGTERM: exit {status:?} after {elapsed:?}");
+    assert_eq!(status.code(), Some(128 + 15), "{status:?}");
+}
+
+fn the_drain_ends_at_shutdown_timeout() {
+    let mut service = start_slow_server(&[("SHUTDOWN_TIMEOUT", "1")]);
+    let _in_flight = slow_request_in_flight(&service, 30_000);
+
+    service.signal(SIGTERM);
+    let (status, elapsed) = service.expect_exit(Duration::from_secs(5));
+    println!("drain timeout of 1 s: exit {status:?} after {elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_millis(900),
+        "exited after {elapsed:?}, before the drain timeout, with a request in flight"
+    );
+}
+
+fn main() -> ExitCode {
+    if std::env::var_os(ROLE).is_some() {
+        return serve_with_slow_route();
+    }
+    let test = |name: &str, body: fn()| {
+        Trial::test(name, move || {
+            body();
+            Ok(())
+        })
+    };
+    let trials = vec![
+        test("idle_sigterm_exits_0_at_once", || {
+            idle_signal_exits_0_at_once(SIGTERM)
+        }),
+        test("idle_sigint_exits_0_at_once", || {
+            idle_signal_exits_0_at_once(SIGINT)
+        }),
+        test(
+            "sigterm_stops_accepting_and_answers_the_request_in_flight",
+            sigterm_stops_accepting_and_answers_the_request_in_flight,
+        ),
+        test(
+            "a_second_signal_during_the_drain_exits_at_once",
+            a_second_signal_during_the_drain_exits_at_once,
+        ),
+        test(
+            "the_drain_ends_at_shutdown_timeout",
+            the_drain_ends_at_shutdown_timeout,
+        ),
+    ];
+    libtest_mimic::run(&Arguments::from_args(), trials).exit_code()
+}
