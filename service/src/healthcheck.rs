@@ -28,8 +28,13 @@ pub fn probe_address(host: IpAddr, port: u16) -> SocketAddr {
 /// answer is a 200 saying `"status":"ok"`, `Err` with the reason otherwise.
 pub fn check(address: SocketAddr, timeout: Duration) -> Result<String, String> {
     let deadline = Instant::now() + timeout;
-    let answer =
-        fetch(address, deadline).map_err(|e| format!("GET http://{address}/health: {e}"))?;
+    let answer = fetch(address, deadline).map_err(|error| match error.kind() {
+        // A read timeout shows as WouldBlock on Linux: say what it means.
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+            format!("GET http://{address}/health: no answer within {timeout:?}")
+        }
+        _ => format!("GET http://{address}/health: {error}"),
+    })?;
     let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
     let status_line = head.lines().next().unwrap_or_default();
     let healthy =
