@@ -10,14 +10,25 @@
 //! the last one closes; actix's drain timeout still bounds the wait.
 
 use std::io;
+use std::net::{Shutdown, TcpListener};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
-use actix_web::dev::ServerHandle;
+use actix_web::Error;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::http::ConnectionType;
+use actix_web::middleware::Next;
 use futures_util::StreamExt;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_tokio::Signals;
+use socket2::SockRef;
 use tokio::sync::Notify;
+
+/// How long open connections get to leave by themselves (after an answer
+/// with `Connection: close`) before actix's graceful stop closes idle ones.
+const CLOSE_GRACE: Duration = Duration::from_millis(500);
 
 /// Where the service is in its life: serving, or draining after a signal.
 #[derive(Clone, Default)]
@@ -72,6 +83,27 @@ impl Lifecycle {
     }
 }
 
+/// Middleware: once draining, every answer carries `Connection: close`, so
+/// a client on a keep-alive connection leaves after it instead of sending a
+/// next request that the closing connection would drop unanswered.
+pub async fn close_when_draining(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let mut response = next.call(req).await?;
+    let draining = response
+        .request()
+        .app_data::<Lifecycle>()
+        .is_some_and(Lifecycle::is_draining);
+    if draining {
+        response
+            .response_mut()
+            .head_mut()
+            .set_connection_type(ConnectionType::Close);
+    }
+    Ok(response)
+}
+
 /// Catches SIGTERM and SIGINT from now on; they are acted upon once
 /// [`handle_signals`] runs. Register before the port is bound, so that no
 /// client can see the service before it can be stopped gracefully.
@@ -79,19 +111,35 @@ pub fn catch_signals() -> io::Result<Signals> {
     Signals::new([SIGTERM, SIGINT])
 }
 
+/// What the drain acts on.
+pub struct Draining {
+    pub server: ServerHandle,
+    pub lifecycle: Lifecycle,
+    /// A handle on the listening socket: shut down to refuse new connections.
+    pub listener: TcpListener,
+    pub shutdown_timeout: Duration,
+}
+
 /// Acts on the caught signals; the returned future resolves when the drain
 /// is over.
 ///
 /// The first signal prints `Shutting down...` (as the Flask original does),
-/// makes `/ready` answer 503 and stops the server gracefully: no new
-/// connections, idle keep-alive ones closed, requests in flight answered
-/// within the drain timeout. A second signal during the drain
-/// ends the process at once with status 128 + its number.
-pub fn handle_signals(
-    mut signals: Signals,
-    server: ServerHandle,
-    lifecycle: Lifecycle,
-) -> impl Future<Output = ()> {
+/// makes `/ready` answer 503 and every answer carry `Connection: close`,
+/// and shuts the listening socket, so new connections are refused at once
+/// (a merely paused listener would queue them in the kernel, to be reset at
+/// exit). Open connections leave after their next answer; once they have,
+/// or after a short grace for idle keep-alive ones, actix's graceful stop
+/// closes what is idle and gives requests in flight the drain timeout.
+/// Stopping actix at once instead would close connections between two
+/// requests and drop the request arriving at that moment. A second signal
+/// during the drain ends the process at once with status 128 + its number.
+pub fn handle_signals(mut signals: Signals, draining: Draining) -> impl Future<Output = ()> {
+    let Draining {
+        server,
+        lifecycle,
+        listener,
+        shutdown_timeout,
+    } = draining;
     let (drained_tx, drained_rx) = tokio::sync::oneshot::channel();
     actix_web::rt::spawn(async move {
         let Some(first) = signals.next().await else {
@@ -103,9 +151,6 @@ pub fn handle_signals(
             signal = first,
             "shutdown started: draining open connections"
         );
-        // `stop` sends its command at once; actix closes the listener and
-        // force-closes what is left when the drain timeout runs out.
-        drop(server.stop(true));
         actix_web::rt::spawn(async move {
             if let Some(second) = signals.next().await {
                 tracing::warn!(
@@ -115,6 +160,16 @@ pub fn handle_signals(
                 std::process::exit(128 + second);
             }
         });
+        // Stop accepting first, so the accept loop never sees the socket fail.
+        server.pause().await;
+        if let Err(error) = SockRef::from(&listener).shutdown(Shutdown::Both) {
+            tracing::warn!(%error, "cannot shut the listening socket down");
+        }
+        let grace = CLOSE_GRACE.min(shutdown_timeout);
+        let _ = actix_web::rt::time::timeout(grace, lifecycle.all_connections_closed()).await;
+        // `stop` sends its command at once; actix force-closes what is left
+        // when the drain timeout runs out.
+        drop(server.stop(true));
         lifecycle.all_connections_closed().await;
         let _ = drained_tx.send(());
     });

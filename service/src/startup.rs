@@ -15,15 +15,15 @@ use crate::configuration::Settings;
 use crate::routes::{self, AppState};
 use signal_hook_tokio::Signals;
 
-use crate::shutdown::{self, Lifecycle};
+use crate::shutdown::{self, Draining, Lifecycle};
 use crate::telemetry;
 
 /// A bound, ready-to-run HTTP server.
 pub struct Application {
     server: Server,
     port: u16,
-    lifecycle: Lifecycle,
     signals: Signals,
+    draining: Draining,
 }
 
 impl Application {
@@ -45,9 +45,13 @@ impl Application {
         let state = web::Data::new(AppState::new(settings, Instant::now(), lifecycle.clone()));
         let listener = TcpListener::bind((settings.host, settings.port))?;
         let port = listener.local_addr()?.port();
+        let listener_handle = listener.try_clone()?;
         let connections = lifecycle.clone();
+        let app_lifecycle = lifecycle.clone();
         let server = HttpServer::new(move || {
             App::new()
+                .app_data(app_lifecycle.clone())
+                .wrap(from_fn(shutdown::close_when_draining))
                 .wrap(from_fn(telemetry::log_request))
                 .configure(extra_routes.clone())
                 .configure(|config| routes::configure(config, state.clone()))
@@ -57,17 +61,22 @@ impl Application {
         })
         .workers(settings.workers.get())
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
-        // On a graceful stop actix closes idle keep-alive connections and lets
-        // busy ones finish their current request. Signals are handled in
-        // shutdown.rs, which also ends the drain sooner.
+        // Signals are handled in shutdown.rs, which also drains sooner and
+        // without dropping requests on keep-alive connections.
         .disable_signals()
         .listen(listener)?
         .run();
+        let draining = Draining {
+            server: server.handle(),
+            lifecycle,
+            listener: listener_handle,
+            shutdown_timeout: settings.shutdown_timeout,
+        };
         Ok(Self {
             server,
             port,
-            lifecycle,
             signals,
+            draining,
         })
     }
 
@@ -79,7 +88,7 @@ impl Application {
     /// Serves until a SIGTERM or SIGINT has been handled and the drain is
     /// over: every connection closed, or the drain timeout run out.
     pub async fn run_until_stopped(self) -> io::Result<()> {
-        let drained = shutdown::handle_signals(self.signals, self.server.handle(), self.lifecycle);
+        let drained = shutdown::handle_signals(self.signals, self.draining);
         match select(self.server, pin!(drained)).await {
             Either::Left((served, _)) => served,
             Either::Right(((), _)) => Ok(()),
