@@ -135,7 +135,10 @@ fn sigterm_stops_accepting_and_answers_the_request_in_flight() {
     let answer = in_flight.read_response(false);
     assert_eq!(answer.status, 200, "{answer:?}");
     assert_eq!(answer.text(), "slow done\n");
-    assert!(answer.closes(), "no Connection: close while draining: {answer:?}");
+    assert!(
+        answer.closes(),
+        "no Connection: close while draining: {answer:?}"
+    );
 
     let (status, elapsed) = service.expect_exit(Duration::from_secs(5));
     println!("drained: exit {status:?} {elapsed:?} after the last answer");

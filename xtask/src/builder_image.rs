@@ -1,9 +1,501 @@
-//! `cargo xtask builder_image` (to be written).
+//! `cargo xtask builder-image`: the Dockerfile's build-stage image, made on
+//! this machine, for an engine that cannot pull from a registry.
+//!
+//! The Dockerfile builds `FROM ${RUST_IMAGE}`, whose default its `ARG
+//! RUST_IMAGE=` line pins (say `rust:1.95.0-slim-bookworm`). Without a
+//! registry that image cannot be pulled, so this task makes an image of
+//! exactly that name from what is reachable:
+//!
+//! 1. a minimal Debian of the pinned release, from Debian's own packages
+//!    (`debootstrap --variant=minbase`), with gcc and libc6-dev: the linker
+//!    driver and the static C library that `+crt-static` links in;
+//! 2. the Rust toolchain installed here, which must be the pinned version,
+//!    laid out like the official image (`/usr/local/rustup`, `/usr/local/cargo`);
+//! 3. this host's CA bundle, so that cargo inside a build trusts whatever
+//!    TLS-intercepting proxy stands between the machine and crates.io.
+//!
+//! The tag is the Dockerfile's own default, so `docker build .` and
+//! `docker compose up --build` then find the base locally and pull nothing.
 
-/// Options of `cargo xtask builder_image`.
-#[derive(clap::Args)]
-pub struct Args {}
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
 
-pub fn run(_args: &Args) -> anyhow::Result<()> {
-    anyhow::bail!("not written yet")
+use anyhow::{Context, Result, bail};
+
+use crate::cleanup::{Guard, Resource};
+use crate::docker;
+use crate::project_root;
+
+/// Options of `cargo xtask builder-image`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Build it again even when the image already exists.
+    #[arg(long)]
+    pub force: bool,
+    /// The Debian mirror debootstrap downloads from.
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "http://deb.debian.org/debian"
+    )]
+    pub mirror: String,
+}
+
+/// The build-stage image the Dockerfile pins, taken apart.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Pin {
+    /// The whole reference, `rust:1.95.0-slim-bookworm`: the tag to create.
+    pub reference: String,
+    /// The Rust version, `1.95.0`.
+    pub rust: String,
+    /// The Debian release, `bookworm`.
+    pub debian: String,
+}
+
+/// Debian releases the official Rust images are made from.
+const DEBIAN_RELEASES: &[&str] = &["bullseye", "bookworm", "trixie", "forky"];
+
+/// The CA bundle of a Debian-like host (and of the image).
+const CA_BUNDLE: &str = "etc/ssl/certs/ca-certificates.crt";
+
+/// Reads the `ARG RUST_IMAGE=rust:<version>-<variant>-<debian>` line of a
+/// Dockerfile: the single place the build image is pinned.
+pub fn read_pin(dockerfile: &str) -> Result<Pin> {
+    let reference = dockerfile
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("ARG RUST_IMAGE="))
+        .context("the Dockerfile has no `ARG RUST_IMAGE=rust:<version>-slim-<debian>` line")?
+        .trim()
+        .trim_matches('"')
+        .to_owned();
+    let tag = reference.strip_prefix("rust:").with_context(|| {
+        format!("RUST_IMAGE={reference}: expected rust:<version>-slim-<debian>")
+    })?;
+    let rust = tag.split('-').next().unwrap_or_default().to_owned();
+    let debian = tag.rsplit('-').next().unwrap_or_default().to_owned();
+    let version_ok = rust.split('.').count() == 3
+        && rust
+            .split('.')
+            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    if !version_ok || !DEBIAN_RELEASES.contains(&debian.as_str()) {
+        bail!(
+            "RUST_IMAGE={reference}: expected rust:<x.y.z>-slim-<debian release> (one of {DEBIAN_RELEASES:?})"
+        );
+    }
+    Ok(Pin {
+        reference,
+        rust,
+        debian,
+    })
+}
+
+/// Prints a shell command before it runs.
+fn show(program: &str, args: &[&str]) {
+    let words: Vec<String> = args
+        .iter()
+        .map(|arg| {
+            if arg.is_empty() || arg.contains(|c: char| c.is_whitespace() || "'\"$*".contains(c)) {
+                format!("'{}'", arg.replace('\'', "'\\''"))
+            } else {
+                (*arg).to_owned()
+            }
+        })
+        .collect();
+    eprintln!("$ {program} {}", words.join(" "));
+}
+
+/// Runs a host command (printed first); its trimmed stdout.
+fn host(program: &str, args: &[&str]) -> Result<String> {
+    show(program, args);
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run {program}"))?;
+    if !out.status.success() {
+        bail!(
+            "`{program} {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// `program`, found on PATH or in the sbin folders (which a non-root PATH
+/// often lacks).
+fn find_program(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin", "/usr/local/sbin"].map(PathBuf::from))
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
+/// The numbered steps, with the time since the start.
+struct Steps {
+    started: Instant,
+    count: usize,
+    done: usize,
+}
+
+impl Steps {
+    fn next(&mut self, title: &str) {
+        self.done += 1;
+        eprintln!(
+            "[{}/{}] {title}   ({:.1} s so far)",
+            self.done,
+            self.count,
+            self.started.elapsed().as_secs_f64()
+        );
+    }
+
+    fn line(&self, text: &str) {
+        eprintln!("  [{:>5.1}s] {text}", self.started.elapsed().as_secs_f64());
+    }
+}
+
+/// The toolchain `rustc` runs here: its sysroot and host triple, after
+/// checking that it is the pinned version.
+fn local_toolchain(pin: &Pin) -> Result<(PathBuf, String)> {
+    let version = host("rustc", &["--version"])?;
+    let found = version.split_whitespace().nth(1).unwrap_or_default();
+    if found != pin.rust {
+        bail!(
+            "the Dockerfile pins Rust {} ({}) but this machine's rustc is {found}: run `rustup toolchain install {}` and then `cargo +{} xtask builder-image`",
+            pin.rust,
+            pin.reference,
+            pin.rust,
+            pin.rust
+        );
+    }
+    let sysroot = PathBuf::from(host("rustc", &["--print", "sysroot"])?);
+    let triple = host("rustc", &["-vV"])?
+        .lines()
+        .find_map(|line| line.strip_prefix("host: "))
+        .context("`rustc -vV` names no host triple")?
+        .to_owned();
+    Ok((sysroot, triple))
+}
+
+/// Whether this process runs as root (the owner of `/proc/self` is our
+/// effective UID).
+fn is_root() -> bool {
+    fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+pub fn run(args: &Args) -> Result<()> {
+    let started = Instant::now();
+    // This task prints every command it runs, docker's too: it is meant to be
+    // repeatable by hand.
+    docker::set_verbose(true);
+    let dockerfile = project_root().join("Dockerfile");
+    let text = fs::read_to_string(&dockerfile)
+        .with_context(|| format!("cannot read {}", dockerfile.display()))?;
+    let pin = read_pin(&text)?;
+    docker::ensure_engine()?;
+    if !args.force
+        && let Some(id) = docker::image_id(&pin.reference)?
+    {
+        eprintln!(
+            "{} already exists ({}); nothing to do (--force builds it again)",
+            pin.reference,
+            &id[..id.len().min(19)]
+        );
+        return Ok(());
+    }
+
+    // Every check that can fail fast, before a minute of downloading.
+    let (sysroot, triple) = local_toolchain(&pin)?;
+    if !is_root() {
+        bail!(
+            "debootstrap needs root: run this as root, e.g. `sudo env \"PATH=$PATH\" cargo xtask builder-image`"
+        );
+    }
+    let debootstrap = find_program("debootstrap")
+        .context("debootstrap is not installed: `apt-get install debootstrap`")?;
+    let host_ca = Path::new("/").join(CA_BUNDLE);
+
+    eprintln!(
+        "making {} from Debian {} packages and the local Rust {} ({})",
+        pin.reference,
+        pin.debian,
+        pin.rust,
+        sysroot.display()
+    );
+    let mut steps = Steps {
+        started,
+        count: 5,
+        done: 0,
+    };
+    // /var/tmp: on disk (a tmpfs /tmp may be small, or mounted nodev/noexec).
+    let rootfs = PathBuf::from("/var/tmp").join(docker::unique_name("image-lab-builder"));
+    let _rootfs_guard = Guard::register(Resource::TempDir(rootfs.clone()));
+
+    steps.next(
+        "debootstrap: a minimal Debian with gcc, libc6-dev and ca-certificates (about a minute)",
+    );
+    debootstrap_into(&debootstrap, &pin.debian, &rootfs, &args.mirror, &steps)?;
+
+    steps.next("trimming: downloaded packages, package lists, documentation");
+    trim(&rootfs)?;
+
+    steps.next(&format!(
+        "copying the Rust {} toolchain (without its documentation)",
+        pin.rust
+    ));
+    install_toolchain(&sysroot, &rootfs, &format!("{}-{triple}", pin.rust))?;
+
+    steps.next("copying this host's CA bundle (cargo must trust the proxy to crates.io)");
+    if host_ca.is_file() {
+        host(
+            "cp",
+            &[
+                &host_ca.to_string_lossy(),
+                &rootfs.join(CA_BUNDLE).to_string_lossy(),
+            ],
+        )?;
+    } else {
+        eprintln!("  no {}: keeping Debian's own bundle", host_ca.display());
+    }
+
+    steps.next(&format!("docker import as {}", pin.reference));
+    if !crate::cleanup::mounts_under(&rootfs).is_empty() {
+        bail!("something is still mounted under {}", rootfs.display());
+    }
+    let changes: Vec<String> = [
+        "ENV RUSTUP_HOME=/usr/local/rustup".to_owned(),
+        "ENV CARGO_HOME=/usr/local/cargo".into(),
+        "ENV PATH=/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+            .into(),
+        format!("ENV RUST_VERSION={}", pin.rust),
+        format!(
+            "LABEL org.opencontainers.image.description=\"{} look-alike made locally by cargo xtask builder-image\"",
+            pin.reference
+        ),
+        "CMD [\"bash\"]".into(),
+    ]
+    .into();
+    // Imported under a temporary name first: a failure must not remove an
+    // older image of the real name.
+    let staging = docker::unique_name("image-lab-builder-staging").to_lowercase();
+    let staged = docker::import_rootfs(&rootfs, &changes, &staging)?;
+    let versions = docker::run_to_completion(
+        &staged.reference,
+        &[
+            "sh",
+            "-c",
+            "cargo --version && rustc --version && cc --version | head -n 1",
+        ],
+    )
+    .context("the imported image cannot run its toolchain")?;
+    for line in versions.lines() {
+        steps.line(line);
+    }
+    docker::tag(&staged.reference, &pin.reference)?;
+    drop(staged); // removes only the staging name: the image keeps the real one
+    let id = docker::image_id(&pin.reference)?.unwrap_or_default();
+    eprintln!(
+        "{} is ready ({}, {:.0} s): `docker build .` and `docker compose up --build` now use it",
+        pin.reference,
+        &id[..id.len().min(19)],
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Runs debootstrap in a process group of its own (killed, with whatever it
+/// started, if this run is interrupted), printing its phases as they come.
+fn debootstrap_into(
+    program: &Path,
+    release: &str,
+    rootfs: &Path,
+    mirror: &str,
+    steps: &Steps,
+) -> Result<()> {
+    let rootfs_arg = rootfs.to_string_lossy();
+    let args = [
+        "--variant=minbase",
+        "--include=gcc,libc6-dev,ca-certificates",
+        release,
+        &rootfs_arg,
+        mirror,
+    ];
+    let program_name = program.to_string_lossy();
+    show(&program_name, &args);
+    let (reader, writer) = std::io::pipe()?;
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(writer.try_clone()?)
+        .stderr(writer)
+        .process_group(0);
+    let mut child = command.spawn().context("cannot run debootstrap")?;
+    drop(command); // closes our copies of the pipe's writing end
+    let _group = Guard::register(Resource::ProcessGroup(
+        i32::try_from(child.id()).context("PID out of range")?,
+    ));
+    let mut last = Vec::new();
+    let mut packages = 0;
+    for line in BufReader::new(reader).lines() {
+        let line = line?;
+        if line.starts_with("I: Retrieving ") && line.split_whitespace().count() == 4 {
+            packages += 1;
+        }
+        if is_phase(&line) {
+            steps.line(&line);
+        }
+        last.push(line);
+        if last.len() > 20 {
+            last.remove(0);
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        bail!(
+            "debootstrap failed ({status}); its last lines:\n{}",
+            last.join("\n")
+        );
+    }
+    steps.line(&format!("{packages} packages downloaded"));
+    Ok(())
+}
+
+/// The lines of debootstrap worth showing: its phases and its warnings,
+/// not the hundreds of lines about one package each.
+fn is_phase(line: &str) -> bool {
+    let lower = line.to_ascii_lowercase();
+    line.starts_with("W:")
+        || line.starts_with("E:")
+        || (line.starts_with("I: ")
+            && [" packages", " system", "release", "successfully"]
+                .iter()
+                .any(|word| lower.contains(word)))
+}
+
+/// Removes what a build image does not need: the downloaded packages, apt's
+/// lists (as the official images do) and documentation; empties the host's
+/// resolv.conf and hostname, which debootstrap copied and Docker replaces.
+fn trim(rootfs: &Path) -> Result<()> {
+    for dir in [
+        "var/cache/apt/archives",
+        "var/lib/apt/lists",
+        "usr/share/doc",
+        "usr/share/man",
+        "usr/share/info",
+    ] {
+        eprintln!("  emptying /{dir}");
+        let dir = rootfs.join(dir);
+        for entry in fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))? {
+            let path = entry?.path();
+            // apt needs archives/partial and the lock files in place.
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            if name == "partial" || name == "lock" {
+                continue;
+            }
+            if path.is_dir() && !path.is_symlink() {
+                fs::remove_dir_all(&path)?;
+            } else {
+                fs::remove_file(&path)?;
+            }
+        }
+    }
+    for file in ["etc/resolv.conf", "etc/hostname"] {
+        let path = rootfs.join(file);
+        if path.is_file() {
+            eprintln!("  emptying /{file} (the host's; Docker provides its own)");
+            fs::write(&path, "")?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies the toolchain under `/usr/local/rustup/toolchains/NAME` and links
+/// its programs into `/usr/local/cargo/bin`, where the official image has
+/// them on PATH.
+fn install_toolchain(sysroot: &Path, rootfs: &Path, name: &str) -> Result<()> {
+    let toolchain = rootfs.join("usr/local/rustup/toolchains").join(name);
+    let cargo_bin = rootfs.join("usr/local/cargo/bin");
+    fs::create_dir_all(&toolchain)?;
+    fs::create_dir_all(&cargo_bin)?;
+    let mut args = vec!["-a".to_owned()];
+    for part in ["bin", "lib", "libexec", "etc"] {
+        let from = sysroot.join(part);
+        if from.exists() {
+            args.push(from.to_string_lossy().into_owned());
+        }
+    }
+    args.push(format!("{}/", toolchain.display()));
+    host("cp", &args.iter().map(String::as_str).collect::<Vec<_>>())?;
+    let mut linked = Vec::new();
+    for entry in fs::read_dir(toolchain.join("bin"))? {
+        let program = entry?.file_name();
+        let target = Path::new("../../rustup/toolchains")
+            .join(name)
+            .join("bin")
+            .join(&program);
+        std::os::unix::fs::symlink(&target, cargo_bin.join(&program))?;
+        linked.push(program.to_string_lossy().into_owned());
+    }
+    linked.sort();
+    eprintln!("  linked into /usr/local/cargo/bin: {}", linked.join(" "));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_pin() {
+        let pin = read_pin("# x\nARG RUST_IMAGE=rust:1.95.0-slim-bookworm\nFROM ${RUST_IMAGE}\n")
+            .unwrap();
+        assert_eq!(
+            pin,
+            Pin {
+                reference: "rust:1.95.0-slim-bookworm".into(),
+                rust: "1.95.0".into(),
+                debian: "bookworm".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn refuses_unpinned_or_unknown_images() {
+        for bad in [
+            "FROM rust\n",
+            "ARG RUST_IMAGE=rust:latest\n",
+            "ARG RUST_IMAGE=rust:1.95-slim-bookworm\n",
+            "ARG RUST_IMAGE=rust:1.95.0-slim-hamm0\n",
+            "ARG RUST_IMAGE=debian:bookworm\n",
+        ] {
+            assert!(read_pin(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn shows_phases_only() {
+        assert!(is_phase("I: Installing core packages..."));
+        assert!(is_phase("I: Base system installed successfully."));
+        assert!(is_phase("W: Failure trying to run: chroot"));
+        assert!(is_phase("I: Unpacking the base system..."));
+        assert!(!is_phase("I: Unpacking libacl1:amd64..."));
+        assert!(!is_phase("I: Configuring ca-certificates..."));
+        assert!(!is_phase("I: Retrieving adduser 3.134"));
+        assert!(!is_phase(
+            "I: Checking component main on http://deb.debian.org/debian..."
+        ));
+    }
+
+    #[test]
+    fn the_repository_pins_a_buildable_image() {
+        let text = fs::read_to_string(project_root().join("Dockerfile")).unwrap();
+        read_pin(&text).unwrap();
+    }
 }

@@ -1,10 +1,17 @@
-//! Everything the tooling creates on the engine is registered here first and
-//! removed when its guard drops: on success, on error, and on Ctrl-C or
+//! Everything the tooling creates on the engine (and every process it starts,
+//! and every file it changes for a while) is registered here first and
+//! undone when its guard drops: on success, on error, and on Ctrl-C or
 //! SIGTERM (Drop does not run then, so the signal handler removes whatever is
 //! still registered before exiting).
 
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::SystemTime;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
 
 /// Something created on the engine that must not outlive the run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,13 +22,56 @@ pub enum Resource {
     Image(String),
     /// A compose project: `docker compose -p NAME -f FILE down -v --rmi local`.
     ComposeProject { name: String, file: String },
+    /// A process group this run started (`CommandExt::process_group(0)`),
+    /// by its leader's PID: every process in it gets SIGKILL.
+    ProcessGroup(i32),
+    /// A file changed for a while: its contents and modification time are
+    /// put back.
+    FileContents {
+        path: PathBuf,
+        contents: Vec<u8>,
+        modified: SystemTime,
+    },
+    /// A scratch directory (a root filesystem being built, say): whatever is
+    /// still mounted under it is unmounted, then it is deleted.
+    TempDir(PathBuf),
 }
 
 static LIVE: Mutex<Vec<Resource>> = Mutex::new(Vec::new());
 
+/// Set by the Ctrl-C handler: from then on nothing new is registered.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
 impl Resource {
     fn remove(&self) {
         let args: Vec<&str> = match self {
+            Resource::ProcessGroup(leader) => {
+                // Best effort: the group may already be gone.
+                let _ = killpg(Pid::from_raw(*leader), Signal::SIGKILL);
+                return;
+            }
+            Resource::FileContents {
+                path,
+                contents,
+                modified,
+            } => {
+                let restored = std::fs::write(path, contents).and_then(|()| {
+                    std::fs::File::options()
+                        .write(true)
+                        .open(path)?
+                        .set_modified(*modified)
+                });
+                if let Err(error) = restored {
+                    eprintln!("warning: cannot restore {}: {error}", path.display());
+                }
+                return;
+            }
+            Resource::TempDir(path) => {
+                if let Err(error) = remove_temp_dir(path) {
+                    eprintln!("warning: cannot remove {}: {error:#}", path.display());
+                }
+                return;
+            }
             Resource::Container(name) => vec!["rm", "--force", "--volumes", name],
             Resource::Image(reference) => vec!["image", "rm", "--force", reference],
             Resource::ComposeProject { name, file } => vec![
@@ -56,10 +106,19 @@ pub struct Guard(Resource);
 impl Guard {
     /// Registers `resource` for removal; call before creating it, so that an
     /// interruption during creation still cleans up.
+    ///
+    /// After Ctrl-C this never returns: the thread is parked until the
+    /// handler exits the process, so nothing new is created while (or after)
+    /// the handler removes what exists.
     pub fn register(resource: Resource) -> Self {
-        LIVE.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(resource.clone());
+        let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            drop(live);
+            loop {
+                std::thread::park();
+            }
+        }
+        live.push(resource.clone());
         Guard(resource)
     }
 
@@ -92,9 +151,17 @@ impl Drop for Guard {
 pub fn remove_on_interrupt() {
     let installed = ctrlc::set_handler(|| {
         eprintln!("interrupted: removing what this run created");
-        let live = std::mem::take(&mut *LIVE.lock().unwrap_or_else(|e| e.into_inner()));
-        for resource in live.iter().rev() {
-            resource.remove();
+        let live = {
+            let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+            INTERRUPTED.store(true, Ordering::SeqCst);
+            std::mem::take(&mut *live)
+        };
+        // Twice: a `docker run` already under way during the first pass has
+        // usually finished by the second (removing what is gone is harmless).
+        for _ in 0..2 {
+            for resource in live.iter().rev() {
+                resource.remove();
+            }
         }
         std::process::exit(130);
     });
@@ -103,4 +170,45 @@ pub fn remove_on_interrupt() {
             "warning: cannot catch Ctrl-C ({error}); an interrupted run may leave containers behind"
         );
     }
+}
+
+/// The mount points at or under `dir`, deepest first (from /proc/self/mounts,
+/// which writes a space in a path as `\040`).
+pub fn mounts_under(dir: &std::path::Path) -> Vec<PathBuf> {
+    let table = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    let mut mounts: Vec<PathBuf> = table
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(1))
+        .map(|point| PathBuf::from(point.replace("\\040", " ").replace("\\011", "\t")))
+        .filter(|point| point.starts_with(dir))
+        .collect();
+    mounts.sort_by_key(|point| std::cmp::Reverse(point.components().count()));
+    mounts
+}
+
+/// Unmounts whatever is mounted under `dir` (an interrupted debootstrap
+/// leaves /proc and /sys mounted in its target), then deletes `dir`. Refuses
+/// to delete while a mount remains: that would reach into the host's /proc
+/// or /dev.
+pub fn remove_temp_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    for point in mounts_under(dir) {
+        eprintln!("$ umount --lazy {}", point.display());
+        let _ = Command::new("umount")
+            .arg("--lazy")
+            .arg(&point)
+            .stdin(Stdio::null())
+            .status();
+    }
+    let left = mounts_under(dir);
+    if !left.is_empty() {
+        anyhow::bail!(
+            "still mounted: {left:?}; unmount them, then delete {}",
+            dir.display()
+        );
+    }
+    std::fs::remove_dir_all(dir)?;
+    Ok(())
 }

@@ -241,6 +241,18 @@ impl Image {
 /// `docker build` with BuildKit, printing one progress line per build step
 /// (with the elapsed time); on failure the error quotes the build's last lines.
 pub fn build(spec: &Build) -> Result<Image> {
+    build_with(spec, &[])
+}
+
+/// [`build`] with `--no-cache`: every step runs again. Whether the contents
+/// of `RUN --mount=type=cache` mounts survive depends on the engine's
+/// BuildKit, so a build that must start cold also renames its cache mounts
+/// (see `bench/image.rs`).
+pub fn build_no_cache(spec: &Build) -> Result<Image> {
+    build_with(spec, &["--no-cache"])
+}
+
+fn build_with(spec: &Build, flags: &[&str]) -> Result<Image> {
     let client = build_client()?;
     let mut args: Vec<String> = vec![
         "build".into(),
@@ -248,6 +260,7 @@ pub fn build(spec: &Build) -> Result<Image> {
         "--tag".into(),
         spec.tag.clone(),
     ];
+    args.extend(flags.iter().map(|&flag| flag.to_owned()));
     if let Some(dockerfile) = &spec.dockerfile {
         args.extend(["--file".into(), dockerfile.to_string_lossy().into_owned()]);
     }
@@ -336,6 +349,8 @@ pub struct Run {
     pub user: Option<String>,
     /// Arguments after the image (the command).
     pub command: Vec<String>,
+    /// `--network NAME` (`host`: the container shares the host's network).
+    pub network: Option<String>,
 }
 
 impl Run {
@@ -356,6 +371,11 @@ impl Run {
         self
     }
 
+    pub fn network(mut self, network: &str) -> Self {
+        self.network = Some(network.to_owned());
+        self
+    }
+
     /// The `docker run` arguments, with `name` and the host port chosen.
     fn args(&self, name: &str, host_port: Option<u16>) -> Vec<String> {
         let mut args: Vec<String> = vec![
@@ -366,6 +386,9 @@ impl Run {
         ];
         if let (Some(container), Some(host)) = (self.publish, host_port) {
             args.extend(["--publish".into(), format!("127.0.0.1:{host}:{container}")]);
+        }
+        if let Some(network) = &self.network {
+            args.extend(["--network".into(), network.clone()]);
         }
         if self.read_only {
             args.push("--read-only".into());
@@ -389,17 +412,29 @@ impl Run {
         args
     }
 
+    /// The `docker run` command as a student would type it (`NAME` for the
+    /// container's name, the container port for the host port).
+    pub fn shown_command(&self) -> String {
+        let words: Vec<_> = self
+            .args("NAME", self.publish)
+            .iter()
+            .map(|w| shell_word(w))
+            .collect();
+        format!("docker {}", words.join(" "))
+    }
+
     /// `docker run --detach ...`; the container is removed when dropped.
     pub fn start(&self) -> Result<Container> {
         let name = unique_name("labcheck");
         let guard = Guard::register(Resource::Container(name.clone()));
+        let started = Instant::now();
         let host_port = self.publish.map(|_| free_port()).transpose()?;
         let args = self.args(&name, host_port);
         run(&args).with_context(|| format!("cannot start a container of {}", self.image))?;
         Ok(Container {
             name,
             host_port,
-            command_line: args,
+            started,
             _guard: guard,
         })
     }
@@ -411,8 +446,8 @@ pub struct Container {
     pub name: String,
     /// The 127.0.0.1 port its published port maps to.
     pub host_port: Option<u16>,
-    /// The `docker` arguments that started it.
-    pub command_line: Vec<String>,
+    /// When `docker run` was called for it.
+    pub started: Instant,
     _guard: Guard,
 }
 
@@ -424,14 +459,16 @@ pub struct Stopped {
 }
 
 impl Container {
-    /// The command that started it, as a student would type it.
-    pub fn shown_command(&self) -> String {
-        let words: Vec<_> = self.command_line.iter().map(|w| shell_word(w)).collect();
-        format!("docker {}", words.join(" "))
-    }
-
     pub fn inspect(&self) -> Result<Value> {
         first_element(&output(&["container", "inspect", &self.name])?.stdout)
+    }
+
+    /// The host PID of the container's first process (0 once it has stopped).
+    pub fn pid(&self) -> Result<i32> {
+        let pid = self.inspect()?["State"]["Pid"]
+            .as_i64()
+            .context("docker inspect shows no State.Pid")?;
+        i32::try_from(pid).context("State.Pid out of range")
     }
 
     pub fn is_running(&self) -> bool {
@@ -537,13 +574,14 @@ impl Container {
         output(&all)
     }
 
-    /// The host-side UIDs of the container's processes (`docker top NAME -eo uid`).
+    /// The host-side UIDs of the container's processes (`docker top NAME -eo
+    /// pid,uid`: the engine refuses a ps format without a PID column).
     pub fn process_uids(&self) -> Result<Vec<u32>> {
-        let table = run(&["top", &self.name, "-eo", "uid"])?;
+        let table = run(&["top", &self.name, "-eo", "pid,uid"])?;
         Ok(table
             .lines()
             .skip(1)
-            .filter_map(|l| l.trim().parse().ok())
+            .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
             .collect())
     }
 }
@@ -584,4 +622,205 @@ pub fn http_get(port: u16, path: &str) -> Result<Answer> {
         content_type,
         body,
     })
+}
+
+// ---------------------------------------------------------------- images
+
+/// The ID of image `reference`, or `None` when the engine has no such image.
+pub fn image_id(reference: &str) -> Result<Option<String>> {
+    let out = output(&["image", "inspect", "--format", "{{.Id}}", reference])?;
+    if out.status.success() {
+        return Ok(Some(String::from_utf8_lossy(&out.stdout).trim().to_owned()));
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("No such image") || stderr.contains("No such object") {
+        return Ok(None);
+    }
+    bail!(
+        "`docker image inspect {reference}` failed: {}",
+        last_lines(&stderr, 3)
+    )
+}
+
+/// `docker tag SOURCE TARGET`.
+pub fn tag(source: &str, target: &str) -> Result<()> {
+    run(&["tag", source, target]).map(drop)
+}
+
+/// `tar -C ROOTFS -c . | docker import --change CHANGE... - REFERENCE`: an
+/// image of a root filesystem (one layer, the `--change` lines its
+/// configuration), removed again when dropped (unless kept).
+pub fn import_rootfs(rootfs: &Path, changes: &[String], reference: &str) -> Result<Image> {
+    let mut args: Vec<String> = vec!["import".into()];
+    for change in changes {
+        args.extend(["--change".into(), change.clone()]);
+    }
+    args.extend(["-".into(), reference.to_owned()]);
+    let tar_args = [
+        "--numeric-owner".to_owned(),
+        "-C".into(),
+        rootfs.to_string_lossy().into_owned(),
+        "-c".into(),
+        ".".into(),
+    ];
+    if VERBOSE.load(Ordering::Relaxed) {
+        let tar_words: Vec<_> = tar_args.iter().map(|w| shell_word(w)).collect();
+        let words: Vec<_> = args.iter().map(|w| shell_word(w)).collect();
+        eprintln!("$ tar {} | docker {}", tar_words.join(" "), words.join(" "));
+    }
+    let guard = Guard::register(Resource::Image(reference.to_owned()));
+    let mut tar = Command::new("tar")
+        .args(&tar_args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("cannot run tar")?;
+    let import = Command::new(cli())
+        .args(&args)
+        .stdin(tar.stdout.take().expect("stdout is piped"))
+        .output()
+        .context("cannot run docker import")?;
+    if !tar.wait()?.success() {
+        bail!("tar of {} failed (its message is above)", rootfs.display());
+    }
+    if !import.status.success() {
+        bail!(
+            "docker import failed: {}",
+            last_lines(&String::from_utf8_lossy(&import.stderr), 3)
+        );
+    }
+    Ok(Image {
+        reference: reference.to_owned(),
+        guard: Some(guard),
+    })
+}
+
+/// `docker run --rm --network none IMAGE COMMAND...` to completion: its
+/// stdout, or an error quoting its stderr. The container is removed also if
+/// this run is interrupted.
+pub fn run_to_completion(image: &str, command: &[&str]) -> Result<String> {
+    let name = unique_name("image-lab-once");
+    let _guard = Guard::register(Resource::Container(name.clone()));
+    let mut args = vec!["run", "--rm", "--name", &name, "--network", "none", image];
+    args.extend_from_slice(command);
+    run(&args)
+}
+
+/// IDs of the objects of one kind (`container`, `network`, `image`, `volume`)
+/// that match a `--filter` such as `label=com.docker.compose.project=NAME`;
+/// containers include stopped ones.
+pub fn list(kind: &str, filter: &str) -> Result<Vec<String>> {
+    let mut args = vec![kind, "ls", "--quiet", "--filter", filter];
+    if kind == "container" {
+        args.push("--all");
+    }
+    Ok(run(&args)?.lines().map(str::to_owned).collect())
+}
+
+// ---------------------------------------------------------------- compose
+
+/// A Compose v2 project: its file, its name and the variables its `${...}` get.
+#[derive(Debug, Clone)]
+pub struct Compose {
+    pub file: PathBuf,
+    pub project: String,
+    /// `--env-file`: read instead of the `.env` beside the compose file.
+    pub env_file: Option<PathBuf>,
+    /// Variables for the file, over those of the env file.
+    pub env: Vec<(String, String)>,
+}
+
+/// A started project, brought down (containers, networks, volumes) when dropped.
+#[derive(Debug)]
+pub struct ComposeUp {
+    pub compose: Compose,
+    guard: Option<Guard>,
+}
+
+impl Compose {
+    fn args(&self, command: &[&str]) -> Vec<String> {
+        let mut args: Vec<String> = vec![
+            "compose".into(),
+            "--project-name".into(),
+            self.project.clone(),
+            "--file".into(),
+            self.file.to_string_lossy().into_owned(),
+        ];
+        if let Some(env_file) = &self.env_file {
+            args.extend(["--env-file".into(), env_file.to_string_lossy().into_owned()]);
+        }
+        args.extend(command.iter().map(|&word| word.to_owned()));
+        args
+    }
+
+    /// `VAR=value docker compose ... COMMAND`: its stdout, or an error quoting
+    /// the end of its output. Printed with `--verbose`, secrets masked.
+    pub fn run(&self, command: &[&str]) -> Result<String> {
+        let args = self.args(command);
+        if VERBOSE.load(Ordering::Relaxed) {
+            let vars: Vec<String> = self
+                .env
+                .iter()
+                .map(|(name, value)| {
+                    let shown = if name.contains("SECRET") {
+                        "***"
+                    } else {
+                        value
+                    };
+                    format!("{name}={}", shell_word(shown))
+                })
+                .collect();
+            let words: Vec<_> = args.iter().map(|w| shell_word(w)).collect();
+            eprintln!("$ {} docker {}", vars.join(" "), words.join(" "));
+        }
+        let out = Command::new(cli())
+            .args(&args)
+            .envs(self.env.iter().map(|(name, value)| (name, value)))
+            .stdin(Stdio::null())
+            .output()
+            .context("cannot run docker compose")?;
+        if !out.status.success() {
+            let all = String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr);
+            bail!(
+                "`docker compose {}` failed:\n{}",
+                command.join(" "),
+                last_lines(&all, 15)
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    /// `docker compose up --build --wait EXTRA...`: builds, starts, and
+    /// returns once every service is healthy. Down again when dropped.
+    pub fn up(&self, extra: &[&str]) -> Result<ComposeUp> {
+        let guard = Guard::register(Resource::ComposeProject {
+            name: self.project.clone(),
+            file: self.file.to_string_lossy().into_owned(),
+        });
+        let mut command = vec!["up", "--build", "--wait"];
+        command.extend_from_slice(extra);
+        self.run(&command)?;
+        Ok(ComposeUp {
+            compose: self.clone(),
+            guard: Some(guard),
+        })
+    }
+}
+
+impl ComposeUp {
+    /// `docker compose down --volumes --remove-orphans`, reporting failure
+    /// (dropping does the same, silently).
+    pub fn down(mut self) -> Result<()> {
+        let result = self
+            .compose
+            .run(&["down", "--volumes", "--remove-orphans"])
+            .map(drop);
+        if result.is_ok()
+            && let Some(guard) = self.guard.take()
+        {
+            guard.disarm();
+        }
+        result
+    }
 }

@@ -111,9 +111,17 @@ fn discussion(prod: &Figures, naive: &Figures) -> Vec<String> {
         naive.size_bytes as f64 / prod.size_bytes.max(1) as f64,
         mb(naive.size_bytes)
     )];
+    let layers = |n: usize| {
+        if n == 1 {
+            "1 layer".to_owned()
+        } else {
+            format!("{n} layers")
+        }
+    };
     sentences.push(format!(
-        "It has {} layers against {}, so there is less to pull, store and scan.",
-        prod.layers, naive.layers
+        "It has {} against {}, so there is less to pull, store and scan.",
+        layers(prod.layers),
+        layers(naive.layers)
     ));
     sentences.push(match (prod.user.is_empty(), naive.user.is_empty()) {
         (false, true) => format!(

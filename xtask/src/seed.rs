@@ -77,13 +77,19 @@ impl Seed {
         format!("{}/image-lab:{}", self.login, self.prefix)
     }
 
-    /// The expected `/proof`: hex HMAC-SHA256(secret, "login:token").
+    /// The expected `/proof` with `secret`.
     pub fn proof(&self, secret: &str) -> String {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-        mac.update(format!("{}:{}", self.login, self.token).as_bytes());
-        hex::encode(mac.finalize().into_bytes())
+        lab_proof(secret, &self.login, &self.token)
     }
+}
+
+/// The lab's proof, computed here and not by the graded service: hex
+/// HMAC-SHA256(secret, "login:token").
+pub fn lab_proof(secret: &str, login: &str, token: &str) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(format!("{login}:{token}").as_bytes());
+    hex::encode(mac.finalize().into_bytes())
 }
 
 #[cfg(test)]

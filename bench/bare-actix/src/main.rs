@@ -1,6 +1,6 @@
 //! The benchmark's limit: a bare actix-web server answering `GET /health`
-//! with a fixed body and nothing else (no logging, no state, no signals of
-//! its own). Never shipped in the image.
+//! and `GET /` with fixed bodies and nothing else (no logging, no state, no
+//! signal handling of its own: actix's defaults). Never shipped in the image.
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 
@@ -11,14 +11,23 @@ fn main() -> std::io::Result<()> {
         .unwrap_or(8000);
     actix_web::rt::System::new().block_on(
         HttpServer::new(|| {
-            App::new().route(
-                "/health",
-                web::get().to(|| async {
-                    HttpResponse::Ok()
-                        .content_type("application/json")
-                        .body("{\"status\":\"ok\"}\n")
-                }),
-            )
+            App::new()
+                .route(
+                    "/health",
+                    web::get().to(|| async {
+                        HttpResponse::Ok()
+                            .content_type("application/json")
+                            .body("{\"status\":\"ok\"}\n")
+                    }),
+                )
+                .route(
+                    "/",
+                    web::get().to(|| async {
+                        HttpResponse::Ok()
+                            .content_type("text/html; charset=utf-8")
+                            .body("Hello from Docker! Rocket=Small\n")
+                    }),
+                )
         })
         .bind(("127.0.0.1", port))?
         .run(),

@@ -293,7 +293,7 @@ impl Check for NonRoot {
     }
     fn command(&self, evidence: &Evidence) -> String {
         format!(
-            "docker image inspect --format '{{{{.Config.User}}}}' {}; docker top CONTAINER -eo uid,args",
+            "docker image inspect --format '{{{{.Config.User}}}}' {}; docker top CONTAINER -eo pid,uid,args",
             image(evidence)
         )
     }

@@ -87,7 +87,7 @@ pub fn random_word(prefix: &str) -> String {
     format!("{prefix}{:016x}", hasher.finish())
 }
 
-fn lab_run(image: &str, rocket_size: &str, secret: &str) -> Run {
+fn lab_flags(image: &str, rocket_size: &str, secret: &str) -> Run {
     let mut run = Run::new(image)
         .env("ROCKET_SIZE", rocket_size)
         .env("SECRET", secret)
@@ -117,9 +117,10 @@ fn healthy_wait(inspect: &Value) -> Duration {
 }
 
 impl Observed {
-    fn watch(container: &Container, started: Instant) -> Self {
+    /// Waits for `container`'s first answer, then asks `/health` and `/proof`.
+    fn watch(run: &Run, container: &Container, image: &str) -> Self {
         let first_answer = text(container.wait_answering("/", FIRST_ANSWER_WITHIN))
-            .map(|(_, answer)| (started.elapsed(), answer));
+            .map(|(_, answer)| (container.started.elapsed(), answer));
         let (health, proof) = if first_answer.is_ok() {
             (
                 text(container.get("/health")),
@@ -130,7 +131,8 @@ impl Observed {
             (why(), why())
         };
         Observed {
-            command: container.shown_command(),
+            // The run names the image by ID (every run the same image); show its name.
+            command: run.shown_command().replace(&run.image, image),
             first_answer,
             health,
             proof,
@@ -190,17 +192,20 @@ impl Evidence {
             started,
             "starting 3 containers: the lab's flags twice (two ROCKET_SIZE values), and hardened",
         );
-        let run_started = Instant::now();
-        let lab = lab_run(&image_id, &rocket_sizes[0], &secret).start()?;
-        let second = lab_run(&image_id, &rocket_sizes[1], &secret).start()?;
-        let mut hardened_run = lab_run(&image_id, &rocket_sizes[0], &secret);
-        hardened_run.hardened = true;
+        let lab_run = lab_flags(&image_id, &rocket_sizes[0], &secret);
+        let second_run = lab_flags(&image_id, &rocket_sizes[1], &secret);
+        let hardened_run = Run {
+            hardened: true,
+            ..lab_run.clone()
+        };
+        let lab = lab_run.start()?;
+        let second = second_run.start()?;
         let hardened = hardened_run.start()?;
 
         progress(started, "waiting for answers on / (at most 30 s)");
-        let lab_observed = Observed::watch(&lab, run_started);
-        let second_observed = Observed::watch(&second, run_started);
-        let hardened_observed = Observed::watch(&hardened, run_started);
+        let lab_observed = Observed::watch(&lab_run, &lab, &subject.image);
+        let second_observed = Observed::watch(&second_run, &second, &subject.image);
+        let hardened_observed = Observed::watch(&hardened_run, &hardened, &subject.image);
         drop((second, hardened));
 
         let has_healthcheck = inspect["Config"]["Healthcheck"]["Test"]
@@ -212,7 +217,7 @@ impl Evidence {
                 started,
                 &format!("waiting for the healthcheck to report healthy (at most {wait:?})"),
             );
-            text(lab.wait_healthy(wait)).map(|_| run_started.elapsed())
+            text(lab.wait_healthy(wait)).map(|_| lab.started.elapsed())
         } else {
             Err("the image has no HEALTHCHECK".to_owned())
         };

@@ -1,0 +1,565 @@
+//! The real image, built once from this repository's Dockerfile and run on
+//! the real engine: each trial is one thing a user of the image would check.
+//!
+//! `main` builds the image, runs the trials (libtest's output and filters:
+//! `cargo test -p e2e --test image -- proof`), removes the image, and finally
+//! checks that nothing it created is left. Every container, network and image
+//! is removed by its guard, also when a check fails or the run is interrupted.
+//! Without a reachable engine the run fails, saying how to start one.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use serde_json::Value;
+use xtask::cleanup::{Guard, Resource};
+use xtask::docker::{self, Build, Compose, Container, Image, Run};
+use xtask::grading::evidence::random_word;
+use xtask::seed::lab_proof;
+
+/// The port the service listens on inside the container.
+const PORT: u16 = 8000;
+/// The lab's size limit (Docker's MB are 10^6 bytes).
+const SIZE_LIMIT: u64 = 150_000_000;
+/// What this image aims at.
+const SIZE_GOAL: u64 = 5_000_000;
+/// Generous bounds: they catch a broken image, not a slow machine.
+const ANSWER_WITHIN: Duration = Duration::from_secs(15);
+const HEALTHY_WITHIN: Duration = Duration::from_secs(20);
+/// `docker stop`'s kill timeout, and how fast the service must beat it.
+const KILL_AFTER: Duration = Duration::from_secs(10);
+const STOPPED_WITHIN: Duration = Duration::from_secs(5);
+
+/// The image under test and the values it was built or is run with.
+struct Fixture {
+    image: Image,
+    id: String,
+    inspect: Value,
+    login: String,
+    token: String,
+    revision: String,
+    secret: String,
+    /// The compose trial's project and image, known here for the final leak check.
+    compose_project: String,
+    compose_login: String,
+}
+
+fn failed(error: anyhow::Error) -> Failed {
+    format!("{error:#}").into()
+}
+
+fn ensure(condition: bool, message: impl FnOnce() -> String) -> Result<(), Failed> {
+    if condition {
+        Ok(())
+    } else {
+        Err(message().into())
+    }
+}
+
+fn measured(what: &str, value: impl std::fmt::Display) {
+    eprintln!("  measured: {what}: {value}");
+}
+
+impl Fixture {
+    fn build() -> anyhow::Result<Self> {
+        let root = xtask::project_root();
+        let login = "e2e-student".to_owned();
+        let token = format!("tok{}", random_word(""));
+        let revision = format!("rev{}", random_word(""));
+        let tag = format!("{}:test", docker::unique_name("image-lab-e2e"));
+        eprintln!("building {tag} from {}", root.join("Dockerfile").display());
+        let started = Instant::now();
+        let image = docker::build(&Build {
+            context: root.clone(),
+            dockerfile: Some(root.join("Dockerfile")),
+            tag,
+            build_args: vec![
+                ("LAB_LOGIN".into(), login.clone()),
+                ("LAB_TOKEN".into(), token.clone()),
+                ("REVISION".into(), revision.clone()),
+            ],
+        })?;
+        measured(
+            "image build (layer cache as the engine has it)",
+            format!("{:.1} s", started.elapsed().as_secs_f64()),
+        );
+        let inspect = docker::inspect_image(&image.reference)?;
+        let id = inspect["Id"].as_str().unwrap_or_default().to_owned();
+        Ok(Fixture {
+            image,
+            id,
+            inspect,
+            login,
+            token,
+            revision,
+            secret: format!("secret-{}", random_word("")),
+            compose_project: docker::unique_name("image-lab-e2e-compose"),
+            compose_login: docker::unique_name("image-lab-e2e"),
+        })
+    }
+
+    /// A run of the image with the service's port published.
+    fn run(&self) -> Run {
+        Run::new(&self.id).publish(PORT)
+    }
+
+    /// `--read-only --cap-drop ALL --security-opt no-new-privileges`.
+    fn hardened(&self) -> Run {
+        let mut run = self.run();
+        run.read_only = true;
+        run.hardened = true;
+        run
+    }
+}
+
+/// Starts a container and waits for its first answer on `/`.
+fn start_answering(run: &Run) -> Result<Container, Failed> {
+    let container = run.start().map_err(failed)?;
+    container
+        .wait_answering("/", ANSWER_WITHIN)
+        .map_err(failed)?;
+    Ok(container)
+}
+
+fn json(body: &str) -> Result<Value, Failed> {
+    serde_json::from_str(body).map_err(|e| format!("not JSON ({e}): {body:?}").into())
+}
+
+// ---------------------------------------------------------------- the checks
+
+fn size_is_under_150_mb(fx: &Fixture) -> Result<(), Failed> {
+    let size = fx.inspect["Size"]
+        .as_u64()
+        .ok_or("docker inspect shows no Size")?;
+    measured(
+        "image size",
+        format!(
+            "{size} bytes = {:.2} MB ({} the {} MB goal)",
+            size as f64 / 1e6,
+            if size < SIZE_GOAL { "within" } else { "OVER" },
+            SIZE_GOAL / 1_000_000
+        ),
+    );
+    ensure(size < SIZE_LIMIT, || {
+        format!("{size} bytes, the limit is {SIZE_LIMIT}")
+    })
+}
+
+fn runs_as_a_numeric_non_root_user(fx: &Fixture) -> Result<(), Failed> {
+    let user = fx.inspect["Config"]["User"].as_str().unwrap_or_default();
+    let ids: Vec<Option<u32>> = user.split(':').map(|id| id.parse().ok()).collect();
+    ensure(!user.is_empty() && ids.iter().all(Option::is_some), || {
+        format!("Config.User is {user:?}, not numeric UID[:GID]")
+    })?;
+    ensure(ids[0] != Some(0), || {
+        format!("Config.User is {user:?}: root")
+    })?;
+    let container = start_answering(&fx.run())?;
+    let uids = container.process_uids().map_err(failed)?;
+    ensure(
+        !uids.is_empty() && uids.iter().all(|&uid| Some(uid) == ids[0]),
+        || format!("the processes run as UIDs {uids:?}, not {user}"),
+    )
+}
+
+fn healthcheck_reports_healthy(fx: &Fixture) -> Result<(), Failed> {
+    let check = &fx.inspect["Config"]["Healthcheck"];
+    ensure(
+        check["Test"] == serde_json::json!(["CMD", "/service", "healthcheck"]),
+        || format!("HEALTHCHECK is {}", check["Test"]),
+    )?;
+    let interval = Duration::from_nanos(check["Interval"].as_u64().unwrap_or(0));
+    ensure(
+        !interval.is_zero() && interval <= Duration::from_secs(3),
+        || {
+            format!(
+                "interval {interval:?}: the first probe on Engine 20.10 comes one interval after start"
+            )
+        },
+    )?;
+    let started = Instant::now();
+    let container = fx.run().start().map_err(failed)?;
+    container.wait_healthy(HEALTHY_WITHIN).map_err(failed)?;
+    measured(
+        "docker run -> healthy",
+        format!("{:.2} s", started.elapsed().as_secs_f64()),
+    );
+    Ok(())
+}
+
+fn answers_the_contract_hardened_and_read_only(fx: &Fixture) -> Result<(), Failed> {
+    let container = start_answering(&fx.hardened().env("SECRET", &fx.secret))?;
+    let index = container.get("/").map_err(failed)?;
+    ensure(
+        index.status == 200
+            && index.content_type == "text/html; charset=utf-8"
+            && index.body == "Hello from Docker! Rocket=Small\n",
+        || format!("GET / answered {index:?}"),
+    )?;
+    let health = container.get("/health").map_err(failed)?;
+    let body = json(&health.body)?;
+    ensure(
+        health.status == 200
+            && health.content_type == "application/json"
+            && body["status"] == "ok"
+            && body["uptime"].is_f64(),
+        || format!("GET /health answered {health:?}"),
+    )?;
+    let proof = container.get("/proof").map_err(failed)?;
+    let expected = format!(
+        "{{\"login\":\"{}\",\"ok\":true,\"proof\":\"{}\"}}\n",
+        fx.login,
+        lab_proof(&fx.secret, &fx.login, &fx.token)
+    );
+    ensure(proof.status == 200 && proof.body == expected, || {
+        format!("GET /proof answered {proof:?}, expected {expected:?}")
+    })
+}
+
+fn runs_as_any_user(fx: &Fixture) -> Result<(), Failed> {
+    let mut run = fx.hardened();
+    run.user = Some("65534:65534".into());
+    let container = start_answering(&run)?;
+    let health = container.get("/health").map_err(failed)?;
+    ensure(health.status == 200, || {
+        format!("GET /health answered {health:?}")
+    })?;
+    let uids = container.process_uids().map_err(failed)?;
+    ensure(
+        !uids.is_empty() && uids.iter().all(|&uid| uid == 65534),
+        || format!("--user 65534:65534 but the processes run as {uids:?}"),
+    )?;
+    container
+        .wait_healthy(HEALTHY_WITHIN)
+        .map_err(failed)
+        .map(drop)
+}
+
+fn rocket_size_changes_the_index_without_rebuild(fx: &Fixture) -> Result<(), Failed> {
+    let sizes = ["Big".to_owned(), format!("Rocket{}", random_word(""))];
+    for size in &sizes {
+        let container = start_answering(&fx.run().env("ROCKET_SIZE", size))?;
+        let index = container.get("/").map_err(failed)?;
+        let wanted = format!("Hello from Docker! Rocket={size}\n");
+        ensure(index.body == wanted, || {
+            format!("ROCKET_SIZE={size}, but / answered {:?}", index.body)
+        })?;
+        // Without SECRET, /proof refuses rather than signing with a default key.
+        let proof = container.get("/proof").map_err(failed)?;
+        ensure(
+            proof.status == 400 && proof.body == "{\"error\":\"no-secret\"}\n",
+            || format!("without SECRET, /proof answered {proof:?}"),
+        )?;
+    }
+    Ok(())
+}
+
+fn labels_equal_the_build_args(fx: &Fixture) -> Result<(), Failed> {
+    let labels = &fx.inspect["Config"]["Labels"];
+    let label = |name: &str| labels[name].as_str().unwrap_or("<missing>").to_owned();
+    for (name, wanted) in [
+        ("org.lab.login", fx.login.as_str()),
+        ("org.lab.token", fx.token.as_str()),
+        ("org.opencontainers.image.revision", fx.revision.as_str()),
+        ("org.opencontainers.image.licenses", "MIT"),
+        ("org.opencontainers.image.title", "image-lab"),
+    ] {
+        ensure(label(name) == wanted, || {
+            format!("label {name} is {:?}, not {wanted:?}", label(name))
+        })?;
+    }
+    // The Dockerfile cannot read Cargo.toml: this catches the two drifting apart.
+    let manifest = std::fs::read_to_string(xtask::project_root().join("service/Cargo.toml"))
+        .map_err(|e| format!("cannot read service/Cargo.toml: {e}"))?;
+    let version = manifest
+        .lines()
+        .find_map(|line| line.strip_prefix("version = "))
+        .map(|v| v.trim_matches('"'))
+        .ok_or("service/Cargo.toml has no version line")?;
+    ensure(label("org.opencontainers.image.version") == version, || {
+        format!(
+            "label org.opencontainers.image.version is {:?}, service/Cargo.toml says {version:?}",
+            label("org.opencontainers.image.version")
+        )
+    })?;
+    let source = label("org.opencontainers.image.source");
+    ensure(source.starts_with("https://"), || {
+        format!("label org.opencontainers.image.source is {source:?}")
+    })?;
+    let env = fx.inspect["Config"]["Env"].to_string();
+    ensure(
+        env.contains(&format!("LAB_LOGIN={}", fx.login))
+            && env.contains(&format!("LAB_TOKEN={}", fx.token)),
+        || format!("the image's env lacks LAB_LOGIN/LAB_TOKEN from the build args: {env}"),
+    )
+}
+
+fn no_secret_in_env_or_history(fx: &Fixture) -> Result<(), Failed> {
+    let env = fx.inspect["Config"]["Env"].to_string();
+    ensure(!env.contains("SECRET"), || {
+        format!("the image's env mentions SECRET: {env}")
+    })?;
+    let history = docker::run(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.CreatedBy}}",
+        &fx.id,
+    ])
+    .map_err(failed)?;
+    ensure(!history.contains("SECRET"), || {
+        format!("`docker history --no-trunc` mentions SECRET:\n{history}")
+    })
+}
+
+fn docker_exec_sh_fails(fx: &Fixture) -> Result<(), Failed> {
+    let container = start_answering(&fx.run())?;
+    for shell in [["sh", "-c", "true"], ["/bin/sh", "-c", "true"]] {
+        let out = container.exec(&shell).map_err(failed)?;
+        ensure(!out.status.success(), || {
+            format!("`docker exec {} ...` worked: there is a shell", shell[0])
+        })?;
+    }
+    Ok(())
+}
+
+fn docker_stop_exits_0_quickly(fx: &Fixture) -> Result<(), Failed> {
+    let container = start_answering(&fx.run())?;
+    let stopped = container.stop(KILL_AFTER).map_err(failed)?;
+    measured(
+        "docker stop",
+        format!(
+            "{:.2} s, exit code {}",
+            stopped.elapsed.as_secs_f64(),
+            stopped.exit_code
+        ),
+    );
+    ensure(stopped.exit_code == 0, || {
+        format!("exit code {} (137: killed)", stopped.exit_code)
+    })?;
+    ensure(stopped.elapsed < STOPPED_WITHIN, || {
+        format!("took {:?}", stopped.elapsed)
+    })?;
+    let logs = container.logs();
+    ensure(logs.contains("Shutting down..."), || {
+        format!("no `Shutting down...` in the logs:\n{logs}")
+    })
+}
+
+fn compose_up_is_healthy_and_down_leaves_nothing(fx: &Fixture) -> Result<(), Failed> {
+    let root = xtask::project_root();
+    let port = docker::free_port().map_err(failed)?.to_string();
+    let rocket = format!("Compose{}", random_word(""));
+    let image = format!("{}/image-lab:compose", fx.compose_login);
+    let _image_guard = Guard::register(Resource::Image(image.clone()));
+    let vars = [
+        ("LAB_LOGIN", fx.compose_login.as_str()),
+        ("LAB_PREFIX", "compose"),
+        ("LAB_TOKEN", fx.token.as_str()),
+        ("REVISION", fx.revision.as_str()),
+        ("HOST_PORT", port.as_str()),
+        ("ROCKET_SIZE", rocket.as_str()),
+        ("SECRET", fx.secret.as_str()),
+    ];
+    let compose = Compose {
+        file: root.join("compose.yml"),
+        project: fx.compose_project.clone(),
+        // The documented example, rather than whatever .env this checkout has.
+        env_file: Some(root.join(".env.example")),
+        env: vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    };
+    let started = Instant::now();
+    let up = compose.up(&["--wait-timeout", "300"]).map_err(failed)?;
+    measured(
+        "docker compose up --build --wait",
+        format!("{:.1} s", started.elapsed().as_secs_f64()),
+    );
+    let project = format!("label=com.docker.compose.project={}", compose.project);
+    let containers = docker::list("container", &project).map_err(failed)?;
+    ensure(containers.len() == 1, || {
+        format!("expected 1 container, found {containers:?}")
+    })?;
+    let container = docker::run(&["container", "inspect", &containers[0]]).map_err(failed)?;
+    let container: Value = json(&container)?[0].take();
+    let (state, host) = (&container["State"], &container["HostConfig"]);
+    ensure(state["Health"]["Status"] == "healthy", || {
+        format!("health: {}", state["Health"])
+    })?;
+    ensure(
+        host["ReadonlyRootfs"] == true
+            && host["CapDrop"] == serde_json::json!(["ALL"])
+            && host["SecurityOpt"]
+                .to_string()
+                .contains("no-new-privileges")
+            && host["Memory"].as_u64().is_some_and(|m| m > 0)
+            && host["NanoCpus"].as_u64().is_some_and(|n| n > 0)
+            && host["PidsLimit"].as_u64().is_some_and(|n| n > 0)
+            && host["RestartPolicy"]["Name"] == "unless-stopped",
+        || format!("not hardened as compose.yml says: {host}"),
+    )?;
+    ensure(container["Config"]["User"] == "10001:10001", || {
+        format!(
+            "runs as {:?}, not the image's user",
+            container["Config"]["User"]
+        )
+    })?;
+    let bindings = host["PortBindings"].to_string();
+    ensure(
+        bindings.contains("127.0.0.1") && bindings.contains(&port),
+        || format!("ports not on 127.0.0.1:{port}: {bindings}"),
+    )?;
+    let index = docker::http_get(port.parse().unwrap_or_default(), "/").map_err(failed)?;
+    ensure(
+        index.body == format!("Hello from Docker! Rocket={rocket}\n"),
+        || {
+            format!(
+                "ROCKET_SIZE={rocket} through compose, but / answered {:?}",
+                index.body
+            )
+        },
+    )?;
+    let proof = docker::http_get(port.parse().unwrap_or_default(), "/proof").map_err(failed)?;
+    let wanted = lab_proof(&fx.secret, &fx.compose_login, &fx.token);
+    ensure(proof.body.contains(&wanted), || {
+        format!("/proof through compose answered {:?}", proof.body)
+    })?;
+
+    up.down().map_err(failed)?;
+    let left: Vec<String> = ["container", "network", "volume"]
+        .iter()
+        .map(|kind| {
+            docker::list(kind, &project).map(|ids| {
+                ids.iter()
+                    .map(|id| format!("{kind} {id}"))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()
+        .map_err(failed)?
+        .concat();
+    ensure(left.is_empty(), || {
+        format!("`docker compose down` left {left:?}")
+    })
+}
+
+// ---------------------------------------------------------------- main
+
+type Check = fn(&Fixture) -> Result<(), Failed>;
+
+const CHECKS: &[(&str, Check)] = &[
+    ("size_is_under_150_mb", size_is_under_150_mb),
+    (
+        "runs_as_a_numeric_non_root_user",
+        runs_as_a_numeric_non_root_user,
+    ),
+    ("healthcheck_reports_healthy", healthcheck_reports_healthy),
+    (
+        "answers_the_contract_hardened_and_read_only",
+        answers_the_contract_hardened_and_read_only,
+    ),
+    ("runs_as_any_user", runs_as_any_user),
+    (
+        "rocket_size_changes_the_index_without_rebuild",
+        rocket_size_changes_the_index_without_rebuild,
+    ),
+    ("labels_equal_the_build_args", labels_equal_the_build_args),
+    ("no_secret_in_env_or_history", no_secret_in_env_or_history),
+    ("docker_exec_sh_fails", docker_exec_sh_fails),
+    ("docker_stop_exits_0_quickly", docker_stop_exits_0_quickly),
+    (
+        "compose_up_is_healthy_and_down_leaves_nothing",
+        compose_up_is_healthy_and_down_leaves_nothing,
+    ),
+];
+
+/// What this run created and should have removed by now: its containers,
+/// the compose project's networks, and both images.
+fn leftovers(images: &[String], compose_project: &str) -> anyhow::Result<Vec<String>> {
+    let pid = std::process::id();
+    let mut left = Vec::new();
+    for filter in [
+        format!("name=labcheck-{pid}-"),
+        format!("name=image-lab-once-{pid}-"),
+    ] {
+        left.extend(
+            docker::list("container", &filter)?
+                .into_iter()
+                .map(|id| format!("container {id}")),
+        );
+    }
+    let project = format!("label=com.docker.compose.project={compose_project}");
+    left.extend(
+        docker::list("network", &project)?
+            .into_iter()
+            .map(|id| format!("network {id}")),
+    );
+    for image in images {
+        if docker::image_id(image)?.is_some() {
+            left.push(format!("image {image}"));
+        }
+    }
+    Ok(left)
+}
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    if let Err(error) = docker::ensure_engine() {
+        eprintln!("these tests build and run the image on a real Docker engine: {error:#}");
+        return ExitCode::FAILURE;
+    }
+    xtask::cleanup::remove_on_interrupt();
+    // Only build when a trial will run (`--list`, or a filter matching none, builds nothing).
+    let wanted = !args.list
+        && CHECKS.iter().any(|(name, _)| {
+            args.filter.as_ref().is_none_or(|f| {
+                if args.exact {
+                    name == f
+                } else {
+                    name.contains(f.as_str())
+                }
+            })
+        });
+    let fixture: Arc<Result<Fixture, String>> = Arc::new(if wanted {
+        Fixture::build().map_err(|e| format!("the image did not build: {e:#}"))
+    } else {
+        Err("not built".into())
+    });
+    let trials = CHECKS
+        .iter()
+        .map(|&(name, check)| {
+            let fixture = Arc::clone(&fixture);
+            Trial::test(name, move || match fixture.as_ref() {
+                Ok(fx) => check(fx),
+                Err(why) => Err(why.clone().into()),
+            })
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&args, trials);
+    let Ok(fixture) = Arc::try_unwrap(fixture) else {
+        unreachable!("every trial has ended");
+    };
+    let mut code = conclusion.exit_code();
+    if let Ok(fx) = fixture {
+        let images = [
+            fx.image.reference.clone(),
+            format!("{}/image-lab:compose", fx.compose_login),
+        ];
+        drop(fx.image); // removes the image
+        match leftovers(&images, &fx.compose_project) {
+            Ok(left) if left.is_empty() => {}
+            Ok(left) => {
+                eprintln!("error: this run left behind {left:?}");
+                code = ExitCode::FAILURE;
+            }
+            Err(error) => {
+                eprintln!("error: cannot list what this run left behind: {error:#}");
+                code = ExitCode::FAILURE;
+            }
+        }
+    }
+    code
+}

@@ -1,0 +1,493 @@
+//! The image figures: size (production and naive), build time cold and
+//! warm, container start → healthy, and `docker stop`.
+//!
+//! Cold, honestly: `--no-cache` alone rebuilds every step, but whether the
+//! contents of `RUN --mount=type=cache` mounts (the cargo registry and
+//! target folders) survive it depends on the engine's BuildKit, so such a
+//! "cold" build may compile nothing anew. The cold build therefore runs a copy of the Dockerfile in which
+//! every cache mount gets an id of its own, new for this run: it starts from
+//! empty cache mounts and no layer cache, with only the base images present
+//! (which this engine could not pull anyway). The user's own cache mounts
+//! are neither used nor touched; this run's are pruned at the end.
+//!
+//! Warm: the same copy of the Dockerfile, right after, with one line added to
+//! a service source file. BuildKit keys `COPY` by content, not by
+//! modification time, so a bare `touch` would rebuild nothing; a comment line
+//! is the smallest change that makes cargo recompile the service. The file's
+//! contents and modification time are restored afterwards (also on Ctrl-C).
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Plan, Progress, median, millis};
+use crate::cleanup::{Guard, Resource};
+use crate::docker::{self, Build, Image};
+
+/// The source file changed for the warm rebuilds.
+const TOUCHED: &str = "service/src/main.rs";
+
+/// The images built by this run, removed (with their cache mounts) by [`Built::finish`].
+pub struct Built {
+    /// The production image: the cold build of the repo's sources.
+    pub image: Image,
+    pub cold_s: f64,
+    pub warm_s: Vec<f64>,
+    pub naive: Option<(Image, f64)>,
+    pub commands: Vec<String>,
+    /// The cache-mount records that existed before the cold build.
+    cache_before: BTreeSet<String>,
+    pub cache_mounts: usize,
+    /// What went wrong without stopping the run.
+    pub notes: Vec<String>,
+}
+
+/// The image figures for the report.
+#[derive(Debug, Serialize)]
+pub struct ImageReport {
+    pub reference: String,
+    pub size_mb: f64,
+    pub naive_size_mb: Option<f64>,
+    pub build_cold_s: Option<f64>,
+    /// Median of the warm rebuilds.
+    pub build_warm_s: Option<f64>,
+    pub build_warm_samples_s: Vec<f64>,
+    /// Dockerfile.naive's build, with whatever cache the engine had.
+    pub naive_build_s: Option<f64>,
+    /// Cache mounts of the Dockerfile given fresh ids for the cold build.
+    pub cache_mounts: Option<usize>,
+    pub healthcheck: Option<String>,
+    pub start_to_healthy_ms: Option<f64>,
+    pub start_to_healthy_samples_ms: Vec<f64>,
+    pub docker_stop_ms: f64,
+    pub docker_stop_samples_ms: Vec<f64>,
+    pub stop_exit_codes: Vec<i64>,
+}
+
+/// Gives every `RUN --mount=type=cache` its own id, prefixed with `nonce`
+/// (a mount without an id is keyed by its target, so the target is kept in
+/// the new id: mounts that shared a cache still share one). Returns the new
+/// text and how many mounts it changed.
+pub fn isolate_cache_mounts(dockerfile: &str, nonce: &str) -> (String, usize) {
+    const FLAG: &str = "--mount=";
+    let mut out = String::with_capacity(dockerfile.len() + 64);
+    let mut changed = 0;
+    let mut rest = dockerfile;
+    while let Some(at) = rest.find(FLAG) {
+        let (before, flag) = rest.split_at(at + FLAG.len());
+        out.push_str(before);
+        let end = flag.find(char::is_whitespace).unwrap_or(flag.len());
+        let (options, after) = flag.split_at(end);
+        let mut fields: Vec<String> = options.split(',').map(str::to_owned).collect();
+        let value = |key: &str, fields: &[String]| {
+            fields
+                .iter()
+                .find_map(|f| f.strip_prefix(key).map(str::to_owned))
+        };
+        if value("type=", &fields).as_deref() == Some("cache") {
+            match fields.iter().position(|f| f.starts_with("id=")) {
+                Some(index) => fields[index] = format!("id={nonce}-{}", &fields[index][3..]),
+                None => {
+                    let target = ["target=", "dst=", "destination="]
+                        .iter()
+                        .find_map(|key| value(key, &fields))
+                        .unwrap_or_default();
+                    fields.push(format!("id={nonce}-{target}"));
+                }
+            }
+            changed += 1;
+        }
+        out.push_str(&fields.join(","));
+        rest = after;
+    }
+    out.push_str(rest);
+    (out, changed)
+}
+
+fn timed_build(spec: &Build, no_cache: bool) -> Result<(Image, f64)> {
+    let started = Instant::now();
+    let image = if no_cache {
+        docker::build_no_cache(spec)?
+    } else {
+        docker::build(spec)?
+    };
+    Ok((image, started.elapsed().as_secs_f64()))
+}
+
+fn shown_build(spec: &Build, no_cache: bool, root: &Path) -> String {
+    let mut words = vec!["DOCKER_BUILDKIT=1 docker build".to_owned()];
+    if no_cache {
+        words.push("--no-cache".into());
+    }
+    if let Some(file) = &spec.dockerfile {
+        words.push(format!(
+            "--file {}",
+            file.strip_prefix(root).unwrap_or(file).display()
+        ));
+    }
+    words.push(format!(
+        "--tag {} .",
+        spec.tag.split(':').next().unwrap_or_default()
+    ));
+    words.join(" ")
+}
+
+/// Builds the production image cold, then warm (`plan.warm_builds` times),
+/// then the naive image.
+pub fn build_all(root: &Path, plan: &Plan, progress: &Progress) -> Result<Built> {
+    let cache_before = cache_mount_records()?;
+    build_steps(root, plan, progress, cache_before.clone()).inspect_err(|_| {
+        // The images are removed by their guards; the cache mounts are not.
+        let _ = prune_cache_mounts(&cache_before);
+    })
+}
+
+fn build_steps(
+    root: &Path,
+    plan: &Plan,
+    progress: &Progress,
+    cache_before: BTreeSet<String>,
+) -> Result<Built> {
+    let dockerfile = root.join("Dockerfile");
+    let original = fs::read_to_string(&dockerfile).with_context(|| {
+        format!(
+            "no Dockerfile at {}: the image figures need it (or pass --no-image)",
+            dockerfile.display()
+        )
+    })?;
+    docker::build_client()?;
+    let nonce = docker::unique_name("bench");
+    let (isolated, cache_mounts) = isolate_cache_mounts(&original, &nonce);
+    let cold_file = cold_dockerfile(root);
+    fs::create_dir_all(cold_file.parent().expect("has a parent"))?;
+    fs::write(&cold_file, isolated)?;
+    let mut commands = Vec::new();
+    let mut notes = Vec::new();
+
+    let cold = Build {
+        context: root.to_path_buf(),
+        dockerfile: Some(cold_file.clone()),
+        tag: format!("image-lab-bench:{nonce}"),
+        ..Build::default()
+    };
+    commands.push(format!(
+        "{}   # cold; target/bench/Dockerfile.cold is the Dockerfile with fresh cache-mount ids",
+        shown_build(&cold, true, root)
+    ));
+    progress.say(format!(
+        "cold build ({cache_mounts} cache mounts given fresh ids, --no-cache)"
+    ));
+    let (image, cold_s) = timed_build(&cold, true)?;
+    progress.say(format!("cold build: {cold_s:.1} s"));
+
+    let source = root.join(TOUCHED);
+    let contents =
+        fs::read(&source).with_context(|| format!("cannot read {}", source.display()))?;
+    let modified = fs::metadata(&source)?.modified()?;
+    let restore = Guard::register(Resource::FileContents {
+        path: source.clone(),
+        contents: contents.clone(),
+        modified,
+    });
+    let mut warm_s = Vec::new();
+    for k in 1..=plan.warm_builds {
+        let mut changed = contents.clone();
+        if !changed.ends_with(b"\n") {
+            changed.push(b'\n');
+        }
+        changed.extend_from_slice(
+            format!("// cargo xtask bench: warm rebuild {nonce}-{k}\n").as_bytes(),
+        );
+        fs::write(&source, changed)?;
+        let warm = Build {
+            tag: format!("image-lab-bench-warm:{nonce}-{k}"),
+            ..cold.clone()
+        };
+        let (_warm_image, seconds) = timed_build(&warm, false)?;
+        progress.say(format!("warm rebuild {k}: {seconds:.1} s"));
+        warm_s.push(seconds);
+    }
+    drop(restore);
+    commands.push(format!(
+        "echo '// warm' >> {TOUCHED} && DOCKER_BUILDKIT=1 docker build --file target/bench/Dockerfile.cold --tag image-lab-bench .   # warm; {TOUCHED} restored after"
+    ));
+
+    let naive_file = root.join("Dockerfile.naive");
+    let naive = if naive_file.is_file() {
+        let spec = Build {
+            context: root.to_path_buf(),
+            dockerfile: Some(naive_file),
+            tag: format!("image-lab-bench-naive:{nonce}"),
+            ..Build::default()
+        };
+        commands.push(format!(
+            "{}   # the naive image, for its size",
+            shown_build(&spec, false, root)
+        ));
+        progress.say("naive build (Dockerfile.naive, cache as found)");
+        // Only its size is wanted: a failure costs that figure, not the run.
+        match timed_build(&spec, false) {
+            Ok((naive, seconds)) => {
+                progress.say(format!("naive build: {seconds:.1} s"));
+                Some((naive, seconds))
+            }
+            Err(error) => {
+                progress.say(format!("naive build failed: {error:#}"));
+                notes.push(format!(
+                    "Dockerfile.naive did not build, so its size is missing: {}",
+                    format!("{error:#}").lines().last().unwrap_or_default()
+                ));
+                None
+            }
+        }
+    } else {
+        notes.push(
+            "no Dockerfile.naive at the repository root: the naive image's size is missing"
+                .to_owned(),
+        );
+        None
+    };
+    Ok(Built {
+        image,
+        cold_s,
+        warm_s,
+        naive,
+        commands,
+        cache_before,
+        cache_mounts,
+        notes,
+    })
+}
+
+impl Built {
+    /// Removes the images and this run's cache mounts.
+    pub fn finish(self) {
+        let Built {
+            image,
+            naive,
+            cache_before,
+            ..
+        } = self;
+        drop(image);
+        drop(naive);
+        if let Err(error) = prune_cache_mounts(&cache_before) {
+            eprintln!(
+                "warning: cannot remove this run's build cache ({error:#}); \
+                 `docker builder prune --filter type=exec.cachemount` removes every unused cache mount"
+            );
+        }
+    }
+}
+
+/// The ids of the engine's cache-mount records (BuildKit's description of
+/// one does not name its id, so this run's are told apart as the ones that
+/// appeared during its builds).
+fn cache_mount_records() -> Result<BTreeSet<String>> {
+    let listing = docker::run(&[
+        "system",
+        "df",
+        "--verbose",
+        "--format",
+        "{{json .BuildCache}}",
+    ])?;
+    let records: Vec<Value> =
+        serde_json::from_str(&listing).context("docker system df printed no JSON")?;
+    Ok(records
+        .iter()
+        .filter(|record| record["CacheType"] == "exec.cachemount")
+        // The CLI marks records in use with a trailing '*'.
+        .filter_map(|record| Some(record["ID"].as_str()?.trim_end_matches('*').to_owned()))
+        .collect())
+}
+
+/// Removes the cache-mount records that appeared since `before`.
+fn prune_cache_mounts(before: &BTreeSet<String>) -> Result<usize> {
+    let new: Vec<String> = cache_mount_records()?.difference(before).cloned().collect();
+    for id in &new {
+        docker::run(&[
+            "builder",
+            "prune",
+            "--force",
+            "--filter",
+            &format!("id={id}"),
+        ])?;
+    }
+    Ok(new.len())
+}
+
+fn duration_ns(value: &Value) -> Option<Duration> {
+    value
+        .as_u64()
+        .filter(|&ns| ns > 0)
+        .map(Duration::from_nanos)
+}
+
+/// The image's HEALTHCHECK in words (`None` without one).
+fn healthcheck(config: &Value) -> Option<String> {
+    let check = &config["Healthcheck"];
+    let test = check["Test"].as_array()?;
+    if test.first().and_then(Value::as_str) == Some("NONE") {
+        return None;
+    }
+    let seconds = |key: &str, default: u64| {
+        duration_ns(&check[key])
+            .unwrap_or(Duration::from_secs(default))
+            .as_secs_f64()
+    };
+    Some(format!(
+        "{} (interval {}s, timeout {}s, start period {}s, retries {})",
+        test.iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(" "),
+        seconds("Interval", 30),
+        seconds("Timeout", 30),
+        seconds("StartPeriod", 0),
+        check["Retries"].as_u64().unwrap_or(3)
+    ))
+}
+
+/// The container port the image listens on: its first EXPOSE, else 8000.
+fn exposed_port(config: &Value) -> u16 {
+    config["ExposedPorts"]
+        .as_object()
+        .and_then(|ports| ports.keys().find_map(|p| p.split('/').next()?.parse().ok()))
+        .unwrap_or(8000)
+}
+
+/// Size, start → healthy and `docker stop`, on the image as a user runs it
+/// (`docker run --detach --publish 127.0.0.1:PORT:8000 IMAGE`).
+pub fn runtime(
+    reference: &str,
+    built: Option<&Built>,
+    plan: &Plan,
+    notes: &mut Vec<String>,
+) -> Result<ImageReport> {
+    let inspect = docker::inspect_image(reference)?;
+    let size = inspect["Size"]
+        .as_f64()
+        .context("docker image inspect shows no Size")?;
+    let config = &inspect["Config"];
+    let healthcheck = healthcheck(config);
+    let port = exposed_port(config);
+    let mut healthy = Vec::new();
+    let mut stops = Vec::new();
+    let mut codes = Vec::new();
+    for _ in 0..plan.image_trials {
+        let started = Instant::now();
+        let container = docker::Run::new(reference).publish(port).start()?;
+        if healthcheck.is_some() {
+            let deadline = started + Duration::from_secs(90);
+            loop {
+                match container.health().as_deref() {
+                    Some("healthy") => break,
+                    Some("unhealthy") => bail!(
+                        "{reference} became unhealthy; its logs:\n{}",
+                        container.logs()
+                    ),
+                    _ if !container.is_running() => {
+                        bail!("{reference} exited; its logs:\n{}", container.logs())
+                    }
+                    _ if Instant::now() > deadline => {
+                        bail!("{reference} was not healthy after 90 s")
+                    }
+                    _ => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+            healthy.push(millis(started.elapsed()));
+        }
+        let stopped = container.stop(Duration::from_secs(10))?;
+        stops.push(millis(stopped.elapsed));
+        codes.push(stopped.exit_code);
+    }
+    if healthcheck.is_none() {
+        notes.push(format!(
+            "{reference} has no HEALTHCHECK: start → healthy not measured"
+        ));
+    }
+    if codes.iter().any(|&code| code != 0) {
+        notes.push(format!(
+            "`docker stop` exit codes of the image: {codes:?} (0 is a clean exit)"
+        ));
+    }
+    let naive_size = built
+        .and_then(|b| b.naive.as_ref())
+        .map(|(naive, _)| {
+            docker::inspect_image(&naive.reference).map(|i| i["Size"].as_f64().unwrap_or(0.0) / 1e6)
+        })
+        .transpose()?;
+    Ok(ImageReport {
+        reference: reference.to_owned(),
+        size_mb: size / 1e6,
+        naive_size_mb: naive_size,
+        build_cold_s: built.map(|b| b.cold_s),
+        build_warm_s: built.map(|b| median(&b.warm_s)),
+        build_warm_samples_s: built.map(|b| b.warm_s.clone()).unwrap_or_default(),
+        naive_build_s: built.and_then(|b| b.naive.as_ref().map(|(_, s)| *s)),
+        cache_mounts: built.map(|b| b.cache_mounts),
+        healthcheck,
+        start_to_healthy_ms: (!healthy.is_empty()).then(|| median(&healthy)),
+        start_to_healthy_samples_ms: healthy,
+        docker_stop_ms: median(&stops),
+        docker_stop_samples_ms: stops,
+        stop_exit_codes: codes,
+    })
+}
+
+/// Where the isolated copy of the Dockerfile goes.
+pub fn cold_dockerfile(root: &Path) -> PathBuf {
+    root.join("target/bench/Dockerfile.cold")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_mounts_get_fresh_ids() {
+        let dockerfile = "FROM rust AS build\n\
+            RUN --mount=type=cache,target=/usr/local/cargo/registry \\\n    \
+            --mount=type=cache,id=target,target=/src/target,sharing=locked \\\n    \
+            --mount=type=bind,source=Cargo.toml,target=Cargo.toml cargo build\n";
+        let (text, changed) = isolate_cache_mounts(dockerfile, "bench-1");
+        assert_eq!(changed, 2);
+        assert!(text.contains("--mount=type=cache,target=/usr/local/cargo/registry,id=bench-1-/usr/local/cargo/registry \\"));
+        assert!(
+            text.contains(
+                "--mount=type=cache,id=bench-1-target,target=/src/target,sharing=locked \\"
+            )
+        );
+        assert!(
+            text.contains("--mount=type=bind,source=Cargo.toml,target=Cargo.toml cargo build\n")
+        );
+        assert!(text.starts_with("FROM rust AS build\nRUN "));
+    }
+
+    #[test]
+    fn dockerfiles_without_cache_mounts_are_unchanged() {
+        let dockerfile = "FROM scratch\nCOPY service /\n";
+        assert_eq!(
+            isolate_cache_mounts(dockerfile, "n"),
+            (dockerfile.to_owned(), 0)
+        );
+    }
+
+    #[test]
+    fn healthchecks_are_described() {
+        let config: Value = serde_json::json!({"Healthcheck": {"Test": ["CMD", "/service", "healthcheck"], "Interval": 2_000_000_000u64}});
+        assert_eq!(
+            healthcheck(&config).unwrap(),
+            "CMD /service healthcheck (interval 2s, timeout 30s, start period 0s, retries 3)"
+        );
+        assert!(healthcheck(&serde_json::json!({"Healthcheck": {"Test": ["NONE"]}})).is_none());
+        assert_eq!(
+            exposed_port(&serde_json::json!({"ExposedPorts": {"9000/tcp": {}}})),
+            9000
+        );
+    }
+}

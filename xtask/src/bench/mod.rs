@@ -1,0 +1,825 @@
+//! `cargo xtask bench`: this service and its image measured side by side
+//! with the Flask original (under Flask's own server and under gunicorn)
+//! and a bare actix-web server, in one run.
+//!
+//! Every peer runs on this machine, on 127.0.0.1 only; wrk is the load
+//! generator. Runs alternate between the peers (A B C, A B C, ...) and every
+//! figure is a median over them, so a drift of the machine hits everyone
+//! alike. Every process started here is killed on the way out, also on an
+//! error or Ctrl-C (see [`crate::cleanup`]).
+
+mod image;
+mod output;
+mod peers;
+mod procfs;
+mod setup;
+mod wrk;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+
+use self::peers::{PeerId, Peers};
+use self::wrk::{Errors, Wrk};
+
+/// Options of `cargo xtask bench`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Fewer and shorter runs (under a minute once built); skips the image
+    /// figures and the container peer unless --image is given. Writes
+    /// target/bench/benchmarks-quick.md unless --output says otherwise.
+    #[arg(long)]
+    pub quick: bool,
+    /// Print one JSON object on stdout (progress still goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// Where to write the Markdown report [default: docs/benchmarks.md; with
+    /// --quick: target/bench/benchmarks-quick.md].
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Rounds of load runs over all peers [default: 3; quick: 1].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=20))]
+    pub rounds: Option<u64>,
+    /// Seconds of each load run [default: 8; quick: 1].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub duration: Option<u64>,
+    /// Use this image for the container peer and the image figures instead
+    /// of building one (the build-time figures are then skipped).
+    #[arg(long, value_name = "REF")]
+    pub image: Option<String>,
+    /// Leave Docker out: no container peer, no image figures.
+    #[arg(long, conflicts_with = "image")]
+    pub no_image: bool,
+}
+
+/// How much to measure.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub mode: &'static str,
+    /// Seconds of each load run.
+    pub load_seconds: u64,
+    /// Load runs per peer and configuration.
+    pub rounds: usize,
+    /// Starts per peer (first 200, idle memory, idle SIGTERM).
+    pub start_trials: usize,
+    /// SIGTERM-under-load trials per peer.
+    pub sigterm_trials: usize,
+    /// When the SIGTERM goes, after wrk started.
+    pub signal_after_ms: u64,
+    /// Idle time between the first 200 and the idle-memory reading.
+    pub idle_settle_ms: u64,
+    /// Container starts for start → healthy and `docker stop`.
+    pub image_trials: usize,
+    /// Warm rebuilds (each after a different one-line change).
+    pub warm_builds: usize,
+}
+
+impl Plan {
+    fn new(args: &Args) -> Self {
+        let quick = args.quick;
+        let pick = |quick_value: usize, full: usize| if quick { quick_value } else { full };
+        Plan {
+            mode: if quick { "quick" } else { "full" },
+            load_seconds: args.duration.unwrap_or(if quick { 1 } else { 8 }),
+            rounds: args.rounds.map_or(pick(1, 3), |n| n as usize),
+            start_trials: pick(2, 5),
+            sigterm_trials: pick(1, 3),
+            signal_after_ms: if quick { 700 } else { 1500 },
+            idle_settle_ms: 500,
+            image_trials: pick(1, 3),
+            warm_builds: pick(1, 2),
+        }
+    }
+}
+
+/// Bounds of every wait on a peer.
+const FIRST_200_LIMIT: Duration = Duration::from_secs(20);
+const EXIT_LIMIT: Duration = Duration::from_secs(15);
+/// How long the load goes on after a SIGTERM, at most.
+const SIGTERM_LOAD_LIMIT: Duration = Duration::from_secs(10);
+
+/// The load configurations: path × connections.
+const PATHS: [(&str, &str); 2] = [("/health", "health"), ("/", "index")];
+const CONNECTIONS: [u32; 2] = [16, 256];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Better {
+    Higher,
+    Lower,
+}
+
+/// One figure for every peer: the median of its samples.
+#[derive(Debug, Clone, Serialize)]
+pub struct Figure {
+    pub id: String,
+    pub title: String,
+    pub unit: &'static str,
+    pub better: Better,
+    /// A count of events, where 0 is a valid (and the best) value.
+    pub count: bool,
+    /// How it is measured, in one sentence.
+    pub method: String,
+    /// Peer key → median (for counts: the total).
+    pub values: BTreeMap<&'static str, f64>,
+    pub samples: BTreeMap<&'static str, Vec<f64>>,
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(transparent)]
+pub struct Figures(Vec<Figure>);
+
+impl Figures {
+    fn define(&mut self, id: &str, title: &str, unit: &'static str, better: Better, method: &str) {
+        self.0.push(Figure {
+            id: id.to_owned(),
+            title: title.to_owned(),
+            unit,
+            better,
+            count: false,
+            method: method.to_owned(),
+            values: BTreeMap::new(),
+            samples: BTreeMap::new(),
+        });
+    }
+
+    fn figure_mut(&mut self, id: &str) -> &mut Figure {
+        self.0
+            .iter_mut()
+            .find(|f| f.id == id)
+            .unwrap_or_else(|| panic!("figure {id} is not defined"))
+    }
+
+    fn add(&mut self, id: &str, peer: PeerId, value: f64) {
+        self.figure_mut(id)
+            .samples
+            .entry(peer.key())
+            .or_default()
+            .push(value);
+    }
+
+    /// Medians (totals for counts) from the samples.
+    fn settle(&mut self) {
+        for figure in &mut self.0 {
+            figure.values = figure
+                .samples
+                .iter()
+                .map(|(peer, samples)| {
+                    (
+                        *peer,
+                        if figure.count {
+                            samples.iter().sum()
+                        } else {
+                            median(samples)
+                        },
+                    )
+                })
+                .collect();
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Figure> {
+        self.0.iter().find(|f| f.id == id)
+    }
+
+    pub fn value(&self, id: &str, peer: PeerId) -> Option<f64> {
+        self.get(id)?.values.get(peer.key()).copied()
+    }
+
+    pub fn all(&self) -> &[Figure] {
+        &self.0
+    }
+}
+
+pub fn median(samples: &[f64]) -> f64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+fn load_id(path_key: &str, connections: u32, what: &str) -> String {
+    format!("{path_key}_c{connections}_{what}")
+}
+
+fn define_figures(plan: &Plan) -> Figures {
+    let mut figures = Figures::default();
+    for (path, key) in PATHS {
+        for connections in CONNECTIONS {
+            let run = format!(
+                "`wrk -t1 -c{connections} -d{}s --latency`, GET {path}; median over {} round(s)",
+                plan.load_seconds, plan.rounds
+            );
+            let title = format!("GET {path}, {connections} connections");
+            figures.define(
+                &load_id(key, connections, "rps"),
+                &format!("{title}: requests/s"),
+                "req/s",
+                Better::Higher,
+                &run,
+            );
+            figures.define(
+                &load_id(key, connections, "p50"),
+                &format!("{title}: p50 latency"),
+                "ms",
+                Better::Lower,
+                &run,
+            );
+            figures.define(
+                &load_id(key, connections, "p99"),
+                &format!("{title}: p99 latency"),
+                "ms",
+                Better::Lower,
+                &run,
+            );
+        }
+    }
+    let starts = plan.start_trials;
+    figures.define(
+        "rss_idle",
+        "Memory when idle (RSS, all processes)",
+        "MB",
+        Better::Lower,
+        &format!("VmRSS summed over the peer's process tree, {} ms after its first 200; median of {starts} starts", plan.idle_settle_ms),
+    );
+    figures.define(
+        "rss_load_peak",
+        "Memory under load, peak (RSS, all processes)",
+        "MB",
+        Better::Lower,
+        "the same sum read every 50 ms during each load run; median over rounds of each round's peak",
+    );
+    figures.define(
+        "rss_after_load",
+        "Memory right after load (RSS, all processes)",
+        "MB",
+        Better::Lower,
+        "the same sum read as each load run ends; median over rounds of each round's largest reading",
+    );
+    figures.define(
+        "start_to_200",
+        "Start → first 200 on /health",
+        "ms",
+        Better::Lower,
+        &format!("from just before the start command to the first 200, polling with a new connection every 0.5 ms; median of {starts} starts"),
+    );
+    figures.define(
+        "sigterm_idle",
+        "SIGTERM → exit, idle",
+        "ms",
+        Better::Lower,
+        &format!("SIGTERM to the peer's first process (as `docker stop` sends it) until that process is gone, polled every 0.2 ms; median of {starts} starts"),
+    );
+    figures.define(
+        "sigterm_load",
+        "SIGTERM → exit, under load",
+        "ms",
+        Better::Lower,
+        &format!(
+            "the same, sent {} ms into a wrk run of 16 connections on /health (with bench/wrk/count.lua); \
+             median of {} trials",
+            plan.signal_after_ms, plan.sigterm_trials
+        ),
+    );
+    figures.define(
+        "sigterm_load_failed",
+        "Requests failed around SIGTERM under load",
+        "requests",
+        Better::Lower,
+        "requests that went out on a connection and got no answer (count.lua's sent − answered − wrk's \
+         write errors, which are the connections refused once the listener closed), plus answers that were \
+         not 2xx/3xx; all trials together",
+    );
+    figures.figure_mut("sigterm_load_failed").count = true;
+    figures
+}
+
+/// What one SIGTERM-under-load trial saw.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShutdownTrial {
+    pub peer: &'static str,
+    /// `None`: still running long after the signal (then killed).
+    pub exit_ms: Option<f64>,
+    /// Whether the peer exited while wrk was still sending (else wrk was
+    /// stopped first, `SIGTERM_LOAD_LIMIT` after the signal).
+    pub exited_under_load: bool,
+    /// Requests wrk handed to a connection, and the answers it got.
+    pub sent: u64,
+    pub answered: u64,
+    /// Requests whose write failed: the connection was refused once the
+    /// listener had closed. Never accepted, so not failures.
+    pub refused: u64,
+    /// Requests that went out on a connection and got no answer.
+    pub lost: u64,
+    /// In flight when wrk itself was stopped (only when the peer outlived
+    /// the load); not counted in `lost`.
+    pub abandoned_by_wrk: u64,
+    /// Answers that were not 2xx or 3xx.
+    pub not_ok: u64,
+    /// `lost + not_ok`.
+    pub failed: u64,
+    pub errors: Errors,
+}
+
+/// One load run, as wrk reported it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadRun {
+    pub peer: &'static str,
+    pub path: &'static str,
+    pub connections: u32,
+    pub round: usize,
+    pub outcome: wrk::Outcome,
+    pub rss_peak_mb: f64,
+    pub rss_after_mb: f64,
+}
+
+fn megabytes(bytes: u64) -> f64 {
+    bytes as f64 / 1e6
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// Progress on stderr, stamped with the time since the run began.
+struct Progress(Instant);
+
+impl Progress {
+    fn say(&self, message: impl std::fmt::Display) {
+        eprintln!("[{:>6.1}s] {message}", self.0.elapsed().as_secs_f64());
+    }
+}
+
+/// The peer's first answer, memory when idle, and SIGTERM → exit when idle.
+fn start_trial(
+    peers: &Peers,
+    peer: PeerId,
+    plan: &Plan,
+    figures: &mut Figures,
+    notes: &mut Vec<String>,
+) -> Result<()> {
+    let mut instance = peers.start(peer)?;
+    let first = instance.wait_first_200(FIRST_200_LIMIT)?;
+    thread::sleep(Duration::from_millis(plan.idle_settle_ms));
+    let rss = instance.rss();
+    let sent = instance.terminate()?;
+    let exit = instance.wait_exit(sent, EXIT_LIMIT);
+    figures.add("start_to_200", peer, millis(first));
+    figures.add("rss_idle", peer, megabytes(rss));
+    match exit {
+        Some(exit) => figures.add("sigterm_idle", peer, millis(exit)),
+        None => {
+            notes.push(format!(
+                "{}: still running {EXIT_LIMIT:?} after an idle SIGTERM (killed)",
+                peer.name()
+            ));
+            figures.add("sigterm_idle", peer, millis(EXIT_LIMIT));
+        }
+    }
+    Ok(())
+}
+
+/// Reads the memory of `pids` every 50 ms until stopped; the peak.
+struct RssSampler {
+    stop: Arc<AtomicBool>,
+    handle: thread::JoinHandle<u64>,
+}
+
+impl RssSampler {
+    fn start(pids: Vec<i32>) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let handle = thread::spawn(move || {
+            let mut peak = 0;
+            while !flag.load(Ordering::Relaxed) {
+                peak = peak.max(procfs::total_rss(&pids));
+                thread::sleep(Duration::from_millis(50));
+            }
+            peak
+        });
+        RssSampler { stop, handle }
+    }
+
+    fn peak(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.join().unwrap_or(0)
+    }
+}
+
+/// Every load configuration, for every peer in turn, `rounds` times.
+fn load_runs(
+    peers: &Peers,
+    list: &[PeerId],
+    plan: &Plan,
+    figures: &mut Figures,
+    progress: &Progress,
+) -> Result<Vec<LoadRun>> {
+    let mut instances = Vec::new();
+    for &peer in list {
+        let instance = peers.start(peer)?;
+        instance.wait_first_200(FIRST_200_LIMIT)?;
+        instances.push(instance);
+    }
+    let mut runs = Vec::new();
+    for round in 1..=plan.rounds {
+        let mut peak: BTreeMap<PeerId, u64> = BTreeMap::new();
+        let mut after: BTreeMap<PeerId, u64> = BTreeMap::new();
+        for (path, key) in PATHS {
+            for connections in CONNECTIONS {
+                for instance in &instances {
+                    let peer = instance.peer;
+                    let wrk = Wrk {
+                        port: instance.port,
+                        path,
+                        connections,
+                        seconds: plan.load_seconds,
+                        count: false,
+                    };
+                    let sampler = RssSampler::start(instance.processes());
+                    let outcome = wrk
+                        .run(&peers.root)
+                        .with_context(|| format!("{} on {}", wrk.shown(), peer.name()))?;
+                    let run_peak = sampler.peak();
+                    let run_after = instance.rss();
+                    *peak.entry(peer).or_default() = peak
+                        .get(&peer)
+                        .copied()
+                        .unwrap_or(0)
+                        .max(run_peak.max(run_after));
+                    *after.entry(peer).or_default() =
+                        after.get(&peer).copied().unwrap_or(0).max(run_after);
+                    if outcome.requests == 0 {
+                        bail!("{} answered no request to `{}`", peer.name(), wrk.shown());
+                    }
+                    let errors = outcome.errors;
+                    let trouble = errors.connect
+                        + errors.read
+                        + errors.write
+                        + errors.timeout
+                        + outcome.non_2xx;
+                    progress.say(format!(
+                        "round {round}/{}  GET {path:<7} c{connections:<3}  {:<17} {:>9.0} req/s  p50 {:>8.3} ms  p99 {:>8.3} ms{}",
+                        plan.rounds,
+                        peer.name(),
+                        outcome.requests_per_s,
+                        outcome.p50_ms.unwrap_or(f64::NAN),
+                        outcome.p99_ms.unwrap_or(f64::NAN),
+                        if trouble > 0 { format!("  ({trouble} errors)") } else { String::new() }
+                    ));
+                    figures.add(
+                        &load_id(key, connections, "rps"),
+                        peer,
+                        outcome.requests_per_s,
+                    );
+                    figures.add(
+                        &load_id(key, connections, "p50"),
+                        peer,
+                        outcome.p50_ms.unwrap_or(f64::NAN),
+                    );
+                    figures.add(
+                        &load_id(key, connections, "p99"),
+                        peer,
+                        outcome.p99_ms.unwrap_or(f64::NAN),
+                    );
+                    runs.push(LoadRun {
+                        peer: peer.key(),
+                        path,
+                        connections,
+                        round,
+                        outcome,
+                        rss_peak_mb: megabytes(run_peak),
+                        rss_after_mb: megabytes(run_after),
+                    });
+                }
+            }
+        }
+        for instance in &instances {
+            figures.add(
+                "rss_load_peak",
+                instance.peer,
+                megabytes(peak[&instance.peer]),
+            );
+            figures.add(
+                "rss_after_load",
+                instance.peer,
+                megabytes(after[&instance.peer]),
+            );
+        }
+    }
+    Ok(runs)
+}
+
+/// SIGTERM in the middle of a wrk run: how long to exit, and what failed.
+fn sigterm_under_load(peers: &Peers, peer: PeerId, plan: &Plan) -> Result<ShutdownTrial> {
+    let mut instance = peers.start(peer)?;
+    instance.wait_first_200(FIRST_200_LIMIT)?;
+    let wrk = sigterm_wrk(instance.port, plan);
+    let mut running = wrk.spawn(&peers.root)?;
+    thread::sleep(Duration::from_millis(plan.signal_after_ms));
+    let signalled = instance.terminate()?;
+    let mut exit = instance.wait_exit(signalled, SIGTERM_LOAD_LIMIT);
+    let exited_under_load = exit.is_some() && running.is_running();
+    running.interrupt();
+    if exit.is_none() {
+        // The load ends now; a peer waiting for its clients to leave exits.
+        exit = instance.wait_exit(signalled, SIGTERM_LOAD_LIMIT + Duration::from_secs(5));
+    }
+    drop(instance);
+    let outcome = running
+        .finish()
+        .with_context(|| format!("{} on {}", wrk.shown(), peer.name()))?;
+    let counts = outcome
+        .counts
+        .context("bench/wrk/count.lua printed no counts")?;
+    let errors = outcome.errors;
+    let unanswered = counts.sent.saturating_sub(counts.answered + errors.write);
+    let abandoned_by_wrk = if exited_under_load {
+        0
+    } else {
+        unanswered.min(u64::from(wrk.connections))
+    };
+    let lost = unanswered - abandoned_by_wrk;
+    Ok(ShutdownTrial {
+        peer: peer.key(),
+        exit_ms: exit.map(millis),
+        exited_under_load,
+        sent: counts.sent,
+        answered: counts.answered,
+        refused: errors.write,
+        lost,
+        abandoned_by_wrk,
+        not_ok: counts.not_ok,
+        failed: lost + counts.not_ok,
+        errors,
+    })
+}
+
+/// The wrk run of a SIGTERM-under-load trial: long enough never to end by
+/// itself (it is stopped with SIGINT once the peer has exited).
+fn sigterm_wrk(port: u16, plan: &Plan) -> Wrk {
+    Wrk {
+        port,
+        path: "/health",
+        connections: 16,
+        seconds: plan.signal_after_ms.div_ceil(1000) + SIGTERM_LOAD_LIMIT.as_secs() + 10,
+        count: true,
+    }
+}
+
+/// Everything one run measured; printed as JSON and Markdown.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub tool: &'static str,
+    pub mode: &'static str,
+    pub date: String,
+    pub elapsed_s: f64,
+    pub machine: setup::Machine,
+    pub plan: Plan,
+    pub peers: Vec<PeerInfo>,
+    pub figures: Figures,
+    pub shutdown_trials: Vec<ShutdownTrial>,
+    pub load_runs: Vec<LoadRun>,
+    pub image: Option<image::ImageReport>,
+    pub targets: Vec<output::Target>,
+    /// The commands behind the figures, as a user would type them.
+    pub commands: Vec<String>,
+    /// What this run left out, and why.
+    pub skipped: Vec<String>,
+    /// Anything unusual seen on the way.
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PeerInfo {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub description: &'static str,
+    pub command: String,
+}
+
+pub fn run(args: &Args) -> Result<()> {
+    let plan = Plan::new(args);
+    let progress = Progress(Instant::now());
+    let root = crate::project_root();
+    let wrk_version = setup::wrk_version()?;
+    let output_path = args.output.clone().unwrap_or_else(|| {
+        root.join(if args.quick {
+            "target/bench/benchmarks-quick.md"
+        } else {
+            "docs/benchmarks.md"
+        })
+    });
+    let logs = root.join("target/bench/logs");
+    std::fs::create_dir_all(&logs)?;
+
+    let mut skipped = Vec::new();
+    let mut notes = Vec::new();
+    let use_docker = !args.no_image && (!args.quick || args.image.is_some());
+    if args.no_image {
+        skipped.push("the container peer and every image figure: --no-image".to_owned());
+    } else if !use_docker {
+        skipped.push(
+            "the container peer and every image figure: skipped in quick mode (run `cargo xtask bench` for them, \
+             or pass --image REF)"
+                .to_owned(),
+        );
+    }
+    let docker_engine = if use_docker {
+        Some(crate::docker::ensure_engine()?)
+    } else {
+        None
+    };
+    let machine = setup::machine(wrk_version, docker_engine);
+
+    progress.say("building the Rust peers and installing the Python ones");
+    let release_dir = setup::build_release(&root)?;
+    let venv = setup::python_venv(&root)?;
+    let mut commands = vec![setup::RELEASE_BUILD.to_owned()];
+    commands.extend(setup::venv_commands().map(str::to_owned));
+
+    // Image builds first: nothing else runs while they do, and the container
+    // peer needs their image.
+    let mut builds = None;
+    let image_ref = if !use_docker {
+        None
+    } else if let Some(reference) = &args.image {
+        crate::docker::inspect_image(reference)?;
+        skipped.push(format!("image build times: --image {reference} was given"));
+        Some(reference.clone())
+    } else {
+        progress.say("building the images (cold, warm, naive)");
+        let built = image::build_all(&root, &plan, &progress)?;
+        commands.extend(built.commands.iter().cloned());
+        notes.extend(built.notes.iter().cloned());
+        let reference = built.image.reference.clone();
+        builds = Some(built);
+        Some(reference)
+    };
+
+    let peers = Peers {
+        root: root.clone(),
+        release_dir,
+        venv,
+        image: image_ref.clone(),
+        logs,
+    };
+    let list: Vec<PeerId> = PeerId::ALL
+        .into_iter()
+        .filter(|p| *p != PeerId::Image || image_ref.is_some())
+        .collect();
+    let mut figures = define_figures(&plan);
+
+    progress.say(format!(
+        "{} starts of each peer: first 200, idle memory, idle SIGTERM",
+        plan.start_trials
+    ));
+    for trial in 1..=plan.start_trials {
+        for &peer in &list {
+            start_trial(&peers, peer, &plan, &mut figures, &mut notes)
+                .with_context(|| format!("start trial {trial} of {}", peer.name()))?;
+        }
+    }
+
+    progress.say(format!(
+        "load: {} round(s) of {} runs of {} s, peers alternating",
+        plan.rounds,
+        PATHS.len() * CONNECTIONS.len() * list.len(),
+        plan.load_seconds
+    ));
+    let load_runs = load_runs(&peers, &list, &plan, &mut figures, &progress)?;
+    for (path, _) in PATHS {
+        for connections in CONNECTIONS {
+            let shown = Wrk {
+                port: 1,
+                path,
+                connections,
+                seconds: plan.load_seconds,
+                count: false,
+            }
+            .shown();
+            commands.push(shown);
+        }
+    }
+
+    progress.say(format!(
+        "{} SIGTERM-under-load trial(s) per peer",
+        plan.sigterm_trials
+    ));
+    let mut shutdown_trials = Vec::new();
+    for trial in 1..=plan.sigterm_trials {
+        for &peer in &list {
+            let result = sigterm_under_load(&peers, peer, &plan)
+                .with_context(|| format!("SIGTERM-under-load trial {trial} of {}", peer.name()))?;
+            progress.say(format!(
+                "SIGTERM under load  {:<17} exit {}  sent {}  answered {}  refused {}  lost {}  not-ok {}{}",
+                peer.name(),
+                result.exit_ms.map_or_else(|| "none (killed)".to_owned(), |ms| format!("{ms:.1} ms")),
+                result.sent,
+                result.answered,
+                result.refused,
+                result.lost,
+                result.not_ok,
+                if result.exited_under_load { "" } else { "  (exited only once wrk stopped)" }
+            ));
+            let limit = SIGTERM_LOAD_LIMIT + Duration::from_secs(5);
+            let exit = result.exit_ms.unwrap_or_else(|| millis(limit));
+            if result.exit_ms.is_none() {
+                notes.push(format!(
+                    "{}: still running {limit:?} after a SIGTERM under load (killed)",
+                    peer.name()
+                ));
+            }
+            figures.add("sigterm_load", peer, exit);
+            figures.add("sigterm_load_failed", peer, result.failed as f64);
+            shutdown_trials.push(result);
+        }
+    }
+    commands.push(format!(
+        "{}   # SIGTERM to the peer {} ms in; SIGINT to wrk once the peer has exited",
+        sigterm_wrk(1, &plan).shown(),
+        plan.signal_after_ms
+    ));
+    figures.settle();
+
+    let image_report = match &image_ref {
+        Some(reference) => {
+            progress.say("image: size, start → healthy, docker stop");
+            Some(image::runtime(
+                reference,
+                builds.as_ref(),
+                &plan,
+                &mut notes,
+            )?)
+        }
+        None => None,
+    };
+    // The image built here has a one-off tag; the report shows the plain name.
+    let transient = builds.as_ref().map(|b| b.image.reference.clone());
+    if let Some(built) = builds {
+        built.finish();
+    }
+
+    let peer_infos = list
+        .iter()
+        .map(|&peer| PeerInfo {
+            id: peer.key(),
+            name: peer.name(),
+            description: peer.description(),
+            command: match &transient {
+                Some(tag) => peers.shown_command(peer).replace(tag, "image-lab-bench"),
+                None => peers.shown_command(peer),
+            },
+        })
+        .collect();
+    let now = time::OffsetDateTime::now_utc();
+    let date = format!(
+        "{}-{:02}-{:02} {:02}:{:02} UTC",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute()
+    );
+    let mut report = Report {
+        tool: "cargo xtask bench",
+        mode: plan.mode,
+        date,
+        elapsed_s: 0.0,
+        machine,
+        plan,
+        peers: peer_infos,
+        figures,
+        shutdown_trials,
+        load_runs,
+        image: image_report,
+        targets: Vec::new(),
+        commands,
+        skipped,
+        notes,
+    };
+    report.targets = output::targets(&report);
+    report.elapsed_s = progress.0.elapsed().as_secs_f64();
+
+    let markdown = output::markdown(&report);
+    if let Some(parent) = output_path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&output_path, markdown)
+        .with_context(|| format!("cannot write {}", output_path.display()))?;
+    progress.say(format!("wrote {}", output_path.display()));
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{}", output::headline(&report));
+    }
+    Ok(())
+}
