@@ -120,7 +120,10 @@ fn main() -> ExitCode {
     }
     xtask::cleanup::remove_on_interrupt();
     let root = xtask::project_root();
-    let seed = Seed::from_parts("student", "0123456789abcdef").expect("a valid seed");
+    // A login of its own: the good image is named <login>/image-lab:<prefix>
+    // as the lab requires, and must not replace an image of the user's.
+    let seed = Seed::from_parts(&docker::unique_name("e2e-student"), "0123456789abcdef")
+        .expect("a valid seed");
     let good = match build_production_image(&seed, "Dockerfile", &seed.image_name()) {
         Ok(image) => Arc::new(image),
         Err(error) => {
