@@ -49,16 +49,17 @@ fn serve() -> ExitCode {
         Ok(settings) => settings,
         Err(code) => return code,
     };
-    telemetry::init(&settings);
+    // Held to the end of serve(): dropping it writes out the queued log lines.
+    let _log_guard = telemetry::init(&settings);
     let served = actix_web::rt::System::new().block_on(async {
         let application = Application::build(&settings)?;
         telemetry::log_settings(&settings, application.port());
         application.run_until_stopped().await
     });
     match served {
-        Ok(()) => {
-            tracing::info!("stopped");
-            ExitCode::SUCCESS
+        Ok(stopped) => {
+            tracing::info!(?stopped, "stopped");
+            stopped.exit_code()
         }
         Err(error) => {
             eprintln!(

@@ -6,11 +6,14 @@
 //!
 //! actix-server's own graceful stop re-checks its open connections only once
 //! a second, so an idle server would take up to a second to exit. Here every
-//! connection is counted as it opens and closes, and the run ends the moment
-//! the last one closes; actix's drain timeout still bounds the wait.
+//! connection is counted as it opens and closes (and every request line not
+//! yet logged, see `telemetry::log_request`), and the run ends the moment the
+//! count falls to zero; actix's drain timeout still bounds the wait.
 
 use std::io;
 use std::net::{Shutdown, TcpListener};
+use std::pin::pin;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -21,6 +24,7 @@ use actix_web::dev::{ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::http::ConnectionType;
 use actix_web::middleware::Next;
 use futures_util::StreamExt;
+use futures_util::future::{Either, select};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_tokio::Signals;
 use socket2::SockRef;
@@ -37,18 +41,19 @@ pub struct Lifecycle(Arc<State>);
 #[derive(Default)]
 struct State {
     draining: AtomicBool,
-    open_connections: AtomicUsize,
-    all_closed: Notify,
+    in_progress: AtomicUsize,
+    all_done: Notify,
 }
 
-/// Held for as long as one client connection is open.
-pub struct ConnectionGuard(Lifecycle);
+/// Held while something the drain waits for is under way: an open client
+/// connection, or a request's log line not yet written.
+pub struct InProgress(Lifecycle);
 
-impl Drop for ConnectionGuard {
+impl Drop for InProgress {
     fn drop(&mut self) {
         let state = &self.0.0;
-        if state.open_connections.fetch_sub(1, Ordering::AcqRel) == 1 {
-            state.all_closed.notify_waiters();
+        if state.in_progress.fetch_sub(1, Ordering::AcqRel) == 1 {
+            state.all_done.notify_waiters();
         }
     }
 }
@@ -64,21 +69,22 @@ impl Lifecycle {
         self.0.draining.store(true, Ordering::Relaxed);
     }
 
-    /// Counts a new connection until the returned guard is dropped.
-    pub fn connection_opened(&self) -> ConnectionGuard {
-        self.0.open_connections.fetch_add(1, Ordering::AcqRel);
-        ConnectionGuard(self.clone())
+    /// Counts one more thing under way until the returned guard is dropped.
+    pub fn in_progress(&self) -> InProgress {
+        self.0.in_progress.fetch_add(1, Ordering::AcqRel);
+        InProgress(self.clone())
     }
 
-    /// Resolves once no connection is open.
-    async fn all_connections_closed(&self) {
+    /// Resolves once nothing is under way: no connection open, no request
+    /// line waiting to be logged.
+    async fn all_done(&self) {
         loop {
-            // Created before the check, so a close in between is not missed.
-            let closed = self.0.all_closed.notified();
-            if self.0.open_connections.load(Ordering::Acquire) == 0 {
+            // Created before the check, so a drop in between is not missed.
+            let done = self.0.all_done.notified();
+            if self.0.in_progress.load(Ordering::Acquire) == 0 {
                 return;
             }
-            closed.await;
+            done.await;
         }
     }
 }
@@ -120,63 +126,89 @@ pub struct Draining {
     pub shutdown_timeout: Duration,
 }
 
-/// Acts on the caught signals; the returned future resolves when the drain
-/// is over.
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// Drained after the first signal: every connection closed, or the
+    /// drain timeout ran out.
+    Drained,
+    /// Cut short by a second signal during the drain (its number).
+    Forced(i32),
+}
+
+impl Stopped {
+    /// The process's exit status: 0 after a drain; 128 + the signal's number
+    /// when forced, as a shell reports a process ended by that signal.
+    pub fn exit_code(self) -> ExitCode {
+        match self {
+            Stopped::Drained => ExitCode::SUCCESS,
+            Stopped::Forced(signal) => {
+                ExitCode::from(u8::try_from(128 + signal).unwrap_or(u8::MAX))
+            }
+        }
+    }
+}
+
+/// Acts on the caught signals; resolves when the drain is over or a second
+/// signal cut it short.
 ///
 /// The first signal prints `Shutting down...` (as the Flask original does),
 /// makes `/ready` answer 503 and every answer carry `Connection: close`,
-/// and shuts the listening socket, so new connections are refused at once
-/// (a merely paused listener would queue them in the kernel, to be reset at
+/// and starts the [`drain`]. A second signal during the drain ends the run
+/// at once: the caller returns, leaving requests in flight unanswered, but
+/// the queued log lines are still written (no `process::exit` here).
+pub async fn handle_signals(mut signals: Signals, draining: Draining) -> Stopped {
+    let Some(first) = signals.next().await else {
+        // The signal stream is gone: only the server can end the run.
+        return std::future::pending().await;
+    };
+    println!("Shutting down...");
+    draining.lifecycle.begin_draining();
+    tracing::info!(
+        signal = first,
+        "shutdown started: draining open connections"
+    );
+    match select(pin!(drain(draining)), signals.next()).await {
+        Either::Left(((), _)) => Stopped::Drained,
+        Either::Right((Some(second), _)) => {
+            tracing::warn!(
+                signal = second,
+                "second signal during the drain: exiting now"
+            );
+            Stopped::Forced(second)
+        }
+        Either::Right((None, drain)) => {
+            drain.await;
+            Stopped::Drained
+        }
+    }
+}
+
+/// Refuses new connections and waits for the open ones to close.
+///
+/// The listening socket is shut, so new connections are refused at once (a
+/// merely paused listener would queue them in the kernel, to be reset at
 /// exit). Open connections leave after their next answer; once they have,
 /// or after a short grace for idle keep-alive ones, actix's graceful stop
 /// closes what is idle and gives requests in flight the drain timeout.
 /// Stopping actix at once instead would close connections between two
-/// requests and drop the request arriving at that moment. A second signal
-/// during the drain ends the process at once with status 128 + its number.
-pub fn handle_signals(mut signals: Signals, draining: Draining) -> impl Future<Output = ()> {
+/// requests and drop the request arriving at that moment.
+async fn drain(draining: Draining) {
     let Draining {
         server,
         lifecycle,
         listener,
         shutdown_timeout,
     } = draining;
-    let (drained_tx, drained_rx) = tokio::sync::oneshot::channel();
-    actix_web::rt::spawn(async move {
-        let Some(first) = signals.next().await else {
-            return;
-        };
-        println!("Shutting down...");
-        lifecycle.begin_draining();
-        tracing::info!(
-            signal = first,
-            "shutdown started: draining open connections"
-        );
-        actix_web::rt::spawn(async move {
-            if let Some(second) = signals.next().await {
-                tracing::warn!(
-                    signal = second,
-                    "second signal during the drain: exiting now"
-                );
-                std::process::exit(128 + second);
-            }
-        });
-        // Stop accepting first, so the accept loop never sees the socket fail.
-        server.pause().await;
-        if let Err(error) = SockRef::from(&listener).shutdown(Shutdown::Both) {
-            tracing::warn!(%error, "cannot shut the listening socket down");
-        }
-        let grace = CLOSE_GRACE.min(shutdown_timeout);
-        let _ = actix_web::rt::time::timeout(grace, lifecycle.all_connections_closed()).await;
-        // `stop` sends its command at once; actix force-closes what is left
-        // when the drain timeout runs out.
-        drop(server.stop(true));
-        lifecycle.all_connections_closed().await;
-        let _ = drained_tx.send(());
-    });
-    async move {
-        // An error means the signal task is gone: then only the server ends the run.
-        if drained_rx.await.is_err() {
-            std::future::pending::<()>().await;
-        }
+    // Stop accepting first, so the accept loop never sees the socket fail.
+    server.pause().await;
+    if let Err(error) = SockRef::from(&listener).shutdown(Shutdown::Both) {
+        tracing::warn!(%error, "cannot shut the listening socket down");
     }
+    let grace = CLOSE_GRACE.min(shutdown_timeout);
+    let _ = actix_web::rt::time::timeout(grace, lifecycle.all_done()).await;
+    // `stop` sends its command at once; actix force-closes what is left
+    // when the drain timeout runs out.
+    drop(server.stop(true));
+    lifecycle.all_done().await;
 }

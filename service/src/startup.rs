@@ -15,7 +15,7 @@ use crate::configuration::Settings;
 use crate::routes::{self, AppState};
 use signal_hook_tokio::Signals;
 
-use crate::shutdown::{self, Draining, Lifecycle};
+use crate::shutdown::{self, Draining, Lifecycle, Stopped};
 use crate::telemetry;
 
 /// A bound, ready-to-run HTTP server.
@@ -57,7 +57,7 @@ impl Application {
                 .configure(|config| routes::configure(config, state.clone()))
         })
         .on_connect(move |_, extensions| {
-            extensions.insert(connections.connection_opened());
+            extensions.insert(connections.in_progress());
         })
         .workers(settings.workers.get())
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
@@ -87,11 +87,11 @@ impl Application {
 
     /// Serves until a SIGTERM or SIGINT has been handled and the drain is
     /// over: every connection closed, or the drain timeout run out.
-    pub async fn run_until_stopped(self) -> io::Result<()> {
-        let drained = shutdown::handle_signals(self.signals, self.draining);
-        match select(self.server, pin!(drained)).await {
-            Either::Left((served, _)) => served,
-            Either::Right(((), _)) => Ok(()),
+    pub async fn run_until_stopped(self) -> io::Result<Stopped> {
+        let stopped = shutdown::handle_signals(self.signals, self.draining);
+        match select(self.server, pin!(stopped)).await {
+            Either::Left((served, _)) => served.map(|()| Stopped::Drained),
+            Either::Right((stopped, _)) => Ok(stopped),
         }
     }
 }

@@ -30,7 +30,7 @@ const SLOW_STARTED: &str = "slow request started";
 /// The child's life: the service with a slow route, until signalled.
 fn serve_with_slow_route() -> ExitCode {
     let settings = Settings::from_env().expect("valid test settings");
-    telemetry::init(&settings);
+    let _log_guard = telemetry::init(&settings);
     let served = actix_web::rt::System::new().block_on(async {
         let application = Application::build_with(&settings, |config| {
             config.route(
@@ -49,7 +49,7 @@ fn serve_with_slow_route() -> ExitCode {
         application.run_until_stopped().await
     });
     match served {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(stopped) => stopped.exit_code(),
         Err(error) => {
             eprintln!("slow server: {error}");
             ExitCode::FAILURE
@@ -173,6 +173,12 @@ fn a_second_signal_during_the_drain_exits_at_once() {
     let (status, elapsed) = service.expect_exit(Duration::from_secs(5));
     println!("second SIGTERM: exit {status:?} after {elapsed:?}");
     assert_eq!(status.code(), Some(128 + 15), "{status:?}");
+    // Log lines are written by a background thread: even this exit writes them out.
+    let stdout = service.stdout();
+    assert!(
+        stdout.contains("second signal during the drain"),
+        "the forced exit lost its log line:\n{stdout}"
+    );
 }
 
 fn the_drain_ends_at_shutdown_timeout() {
