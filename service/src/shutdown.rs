@@ -152,8 +152,7 @@ impl Stopped {
 /// Acts on the caught signals; resolves when the drain is over or a second
 /// signal cut it short.
 ///
-/// The first signal prints `Shutting down...` (as the Flask original does),
-/// makes `/ready` answer 503 and every answer carry `Connection: close`,
+/// The first signal prints `Shutting down...` (as the Flask original does)
 /// and starts the [`drain`]. A second signal during the drain ends the run
 /// at once: the caller returns, leaving requests in flight unanswered, but
 /// the queued log lines are still written (no `process::exit` here).
@@ -163,7 +162,6 @@ pub async fn handle_signals(mut signals: Signals, draining: Draining) -> Stopped
         return std::future::pending().await;
     };
     println!("Shutting down...");
-    draining.lifecycle.begin_draining();
     tracing::info!(
         signal = first,
         "shutdown started: draining open connections"
@@ -188,7 +186,8 @@ pub async fn handle_signals(mut signals: Signals, draining: Draining) -> Stopped
 ///
 /// The listening socket is shut, so new connections are refused at once (a
 /// merely paused listener would queue them in the kernel, to be reset at
-/// exit). Open connections leave after their next answer; once they have,
+/// exit). Then `/ready` turns to 503 and answers carry `Connection: close`:
+/// open connections leave after their next answer; once they have,
 /// or after a short grace for idle keep-alive ones, actix's graceful stop
 /// closes what is idle and gives requests in flight the drain timeout.
 /// Stopping actix at once instead would close connections between two
@@ -205,6 +204,9 @@ async fn drain(draining: Draining) {
     if let Err(error) = SockRef::from(&listener).shutdown(Shutdown::Both) {
         tracing::warn!(%error, "cannot shut the listening socket down");
     }
+    // Only now: a client told to close its connection reconnects at once,
+    // and must find the port refusing rather than a queue reset at exit.
+    lifecycle.begin_draining();
     let grace = CLOSE_GRACE.min(shutdown_timeout);
     let _ = actix_web::rt::time::timeout(grace, lifecycle.all_done()).await;
     // `stop` sends its command at once; actix force-closes what is left

@@ -86,7 +86,8 @@ impl Application {
     }
 
     /// Serves until a SIGTERM or SIGINT has been handled and the drain is
-    /// over: every connection closed, or the drain timeout run out.
+    /// over (every connection closed, or the drain timeout run out) or a
+    /// second signal cut it short; says which.
     pub async fn run_until_stopped(self) -> io::Result<Stopped> {
         let stopped = shutdown::handle_signals(self.signals, self.draining);
         match select(self.server, pin!(stopped)).await {

@@ -108,14 +108,18 @@ pub async fn log_request(
     if tracing::enabled!(target: REQUEST_TARGET, Level::INFO) {
         let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         let status = response.status().as_u16();
-        let request = response.request().clone();
+        let request = response.request();
+        // Copies, not the request itself: actix reuses a request's memory
+        // once the answer is out, and holding it would defeat that.
+        let method = request.method().clone();
+        let path = request.path().to_owned();
         let pending = request.app_data::<Lifecycle>().map(Lifecycle::in_progress);
         actix_web::rt::spawn(async move {
             let _drain_waits_for_this_line = pending;
             tracing::info!(
                 target: REQUEST_TARGET,
-                method = request.method().as_str(),
-                path = request.path(),
+                method = method.as_str(),
+                path,
                 status,
                 latency_us,
             );
