@@ -7,7 +7,7 @@
 //! for a writer thread (tracing-appender's non-blocking writer), which writes
 //! whatever has queued up in one `write` once the queue is empty. Under load
 //! that is one system call for dozens of lines instead of one per request
-//! (measured: about 10 % more requests per second on 2 cores, and more in a
+//! (measured: about 7 % more requests per second on 2 cores, and 20 % in a
 //! container, where every write crosses a pipe to the log driver); when
 //! idle, each line is written as soon as it is logged.
 
