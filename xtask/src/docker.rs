@@ -67,12 +67,10 @@ pub fn output<S: AsRef<OsStr>>(args: &[S]) -> Result<Output> {
         .args(args)
         .stdin(Stdio::null())
         .output()
-        .map_err(|error| match error.kind() {
-            std::io::ErrorKind::NotFound => anyhow!(
-                "the docker CLI is not installed (or not on PATH): install Docker, or set DOCKER to its path"
-            ),
-            _ => anyhow!("cannot run docker: {error}"),
-        })
+        .map_err(crate::launch_error(
+            "docker",
+            "the docker CLI is not installed (or not on PATH): install Docker, or set DOCKER to its path",
+        ))
 }
 
 /// Runs `docker ARGS`; its trimmed stdout, or an error quoting its stderr.

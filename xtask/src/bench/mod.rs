@@ -610,7 +610,7 @@ pub fn run(args: &Args) -> Result<()> {
     let plan = Plan::new(args);
     let progress = Progress(Instant::now());
     let root = crate::project_root();
-    let wrk_version = setup::wrk_version()?;
+    let wrk_version = wrk::version()?;
     let output_path = args.output.clone().unwrap_or_else(|| {
         root.join(if args.quick {
             "target/bench/benchmarks-quick.md"

@@ -7,33 +7,6 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-/// Fails with the install command when wrk is missing.
-pub fn wrk_version() -> Result<String> {
-    let out = Command::new("wrk")
-        .arg("--version")
-        .stdin(Stdio::null())
-        .output();
-    match out {
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            bail!(
-                "wrk (the load generator) is not installed: `apt-get install wrk` (Debian, Ubuntu)"
-            )
-        }
-        Err(error) => bail!("cannot run wrk: {error}"),
-        // wrk prints its version, then its usage, and exits 1.
-        Ok(out) => {
-            let text = String::from_utf8_lossy(&out.stdout);
-            let first = text.lines().next().unwrap_or("wrk");
-            Ok(first
-                .split(" Copyright")
-                .next()
-                .unwrap_or(first)
-                .trim()
-                .to_owned())
-        }
-    }
-}
-
 fn cargo() -> PathBuf {
     std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from)
 }
@@ -91,20 +64,15 @@ pub fn python_venv(root: &Path) -> Result<PathBuf> {
         .arg(&venv)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .status();
-    match made {
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            bail!(
-                "python3 is not installed (the Python peers need it): `apt-get install python3 python3-venv`"
-            )
-        }
-        Err(error) => bail!("cannot run python3: {error}"),
-        Ok(status) if !status.success() => {
-            bail!(
-                "`{make}` failed ({status}); on Debian the venv module is `apt-get install python3-venv`"
-            )
-        }
-        Ok(_) => {}
+        .status()
+        .map_err(crate::launch_error(
+            "python3",
+            "python3 is not installed (the Python peers need it): `apt-get install python3 python3-venv`",
+        ))?;
+    if !made.success() {
+        bail!(
+            "`{make}` failed ({made}); on Debian the venv module is `apt-get install python3-venv`"
+        );
     }
     eprintln!("$ {install}");
     let status = Command::new(venv.join("bin/pip"))

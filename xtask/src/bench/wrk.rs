@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde::Serialize;
@@ -107,12 +107,7 @@ impl Wrk {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
-        let mut child = command.spawn().map_err(|error| match error.kind() {
-            std::io::ErrorKind::NotFound => anyhow!(
-                "wrk (the load generator) is not installed: `apt-get install wrk` (Debian, Ubuntu)"
-            ),
-            _ => anyhow!("cannot run wrk: {error}"),
-        })?;
+        let mut child = command.spawn().map_err(launch_error())?;
         let pid = i32::try_from(child.id()).context("pid out of range")?;
         let guard = Guard::register(Resource::ProcessGroup(pid));
         let stdout = drain(child.stdout.take());
@@ -279,6 +274,32 @@ pub fn parse(text: &str) -> Result<Outcome> {
         non_2xx,
         counts,
     })
+}
+
+/// Fails with the install command when wrk is missing.
+pub fn version() -> Result<String> {
+    let out = Command::new("wrk")
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(launch_error())?;
+    // wrk prints its version, then its usage, and exits 1.
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first = text.lines().next().unwrap_or("wrk");
+    Ok(first
+        .split(" Copyright")
+        .next()
+        .unwrap_or(first)
+        .trim()
+        .to_owned())
+}
+
+/// The error for a wrk that cannot be started, with the install command.
+fn launch_error() -> impl FnOnce(std::io::Error) -> anyhow::Error {
+    crate::launch_error(
+        "wrk",
+        "wrk (the load generator) is not installed: `apt-get install wrk` (Debian, Ubuntu)",
+    )
 }
 
 #[cfg(test)]
