@@ -357,6 +357,10 @@ impl Drop for Instance {
 }
 
 /// The status code of `GET path` on 127.0.0.1:port, in one connection.
+///
+/// By hand rather than `docker::http_get` (ureq): it times a start-up of a
+/// few milliseconds, polled every 0.5 ms, so each probe is one connect, one
+/// write and the status line, with no agent to build or body to read.
 pub fn status_of(port: u16, path: &str, timeout: Duration) -> std::io::Result<u16> {
     let timeout = timeout.max(Duration::from_millis(1));
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
