@@ -8,10 +8,10 @@
 //! Without a reachable engine the run fails, saying how to start one.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use libtest_mimic::{Arguments, Failed, Trial};
+use e2e::ensure;
+use libtest_mimic::{Arguments, Failed};
 use serde_json::Value;
 use xtask::cleanup::{Guard, Resource};
 use xtask::docker::{self, Build, Compose, Container, Image, Run};
@@ -47,14 +47,6 @@ struct Fixture {
 
 fn failed(error: anyhow::Error) -> Failed {
     format!("{error:#}").into()
-}
-
-fn ensure(condition: bool, message: impl FnOnce() -> String) -> Result<(), Failed> {
-    if condition {
-        Ok(())
-    } else {
-        Err(message().into())
-    }
 }
 
 fn measured(what: &str, value: impl std::fmt::Display) {
@@ -448,9 +440,7 @@ fn compose_up_is_healthy_and_down_leaves_nothing(fx: &Fixture) -> Result<(), Fai
 
 // ---------------------------------------------------------------- main
 
-type Check = fn(&Fixture) -> Result<(), Failed>;
-
-const CHECKS: &[(&str, Check)] = &[
+const CHECKS: &[(&str, e2e::CheckFn<Fixture>)] = &[
     ("size_is_under_150_mb", size_is_under_150_mb),
     (
         "runs_as_a_numeric_non_root_user",
@@ -507,43 +497,9 @@ fn leftovers(images: &[String], compose_project: &str) -> anyhow::Result<Vec<Str
 
 fn main() -> ExitCode {
     let args = Arguments::from_args();
-    if let Err(error) = docker::ensure_engine() {
-        eprintln!("these tests build and run the image on a real Docker engine: {error:#}");
-        return ExitCode::FAILURE;
-    }
-    xtask::cleanup::remove_on_interrupt();
-    // Only build when a trial will run (`--list`, or a filter matching none, builds nothing).
-    let wanted = !args.list
-        && CHECKS.iter().any(|(name, _)| {
-            args.filter.as_ref().is_none_or(|f| {
-                if args.exact {
-                    name == f
-                } else {
-                    name.contains(f.as_str())
-                }
-            })
-        });
-    let fixture: Arc<Result<Fixture, String>> = Arc::new(if wanted {
-        Fixture::build().map_err(|e| format!("the image did not build: {e:#}"))
-    } else {
-        Err("not built".into())
-    });
-    let trials = CHECKS
-        .iter()
-        .map(|&(name, check)| {
-            let fixture = Arc::clone(&fixture);
-            Trial::test(name, move || match fixture.as_ref() {
-                Ok(fx) => check(fx),
-                Err(why) => Err(why.clone().into()),
-            })
-        })
-        .collect();
-    let conclusion = libtest_mimic::run(&args, trials);
-    let Ok(fixture) = Arc::try_unwrap(fixture) else {
-        unreachable!("every trial has ended");
-    };
-    let mut code = conclusion.exit_code();
-    if let Ok(fx) = fixture {
+    let checks = e2e::table(CHECKS);
+    let (mut code, fixture) = e2e::run(&args, "the image", Fixture::build, checks);
+    if let Some(fx) = fixture {
         let images = [
             fx.image.reference.clone(),
             format!("{}/image-lab:compose", fx.compose_login),

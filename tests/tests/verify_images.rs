@@ -7,10 +7,11 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use libtest_mimic::{Arguments, Failed, Trial};
+use e2e::ensure;
+use libtest_mimic::{Arguments, Failed};
 use xtask::docker::{self, Build, Image};
+use xtask::grading::output::Lang;
 use xtask::grading::{self, Status, Subject};
 use xtask::report;
 use xtask::seed::Seed;
@@ -20,6 +21,9 @@ use xtask::verify::{Target, build_production_image};
 struct Broken {
     name: &'static str,
     must_fail: &'static str,
+    /// Every lab criterion it fails: `must_fail`, and `size` for those built
+    /// on the 940 MB build-stage image (for its shell).
+    fails: &'static [&'static str],
     /// Dockerfile text; `{GOOD}` is the good image, `{RUST}` the build-stage
     /// image (it has a shell), `{LOGIN}`/`{TOKEN}` the seed's.
     dockerfile: &'static str,
@@ -38,43 +42,51 @@ const BROKEN: &[Broken] = &[
     Broken {
         name: "running as root",
         must_fail: "non-root",
+        fails: &["non-root"],
         dockerfile: "FROM {GOOD}\nUSER 0:0\n",
     },
     Broken {
         name: "HEALTHCHECK NONE",
         must_fail: "healthcheck",
+        fails: &["healthcheck"],
         dockerfile: "FROM {GOOD}\nHEALTHCHECK NONE\n",
     },
     Broken {
         name: "wrong token label",
         must_fail: "labels",
+        fails: &["labels"],
         dockerfile: "FROM {GOOD}\nLABEL org.lab.token=not-the-token\n",
     },
     Broken {
         name: "proof with another login",
         must_fail: "proof",
+        fails: &["proof"],
         dockerfile: "FROM {GOOD}\nENV LAB_LOGIN=mallory\n",
     },
     Broken {
         name: "entrypoint ignoring SIGTERM",
         must_fail: "sigterm",
+        fails: &["size", "sigterm"],
         // PID 1 is a shell that ignores TERM and waits for the service.
         dockerfile: "FROM {RUST}\n{WELL_BEHAVED}ENTRYPOINT [\"/bin/sh\", \"-c\", \"trap '' TERM; /service & wait\"]\n",
     },
     Broken {
         name: "writes to / at start",
         must_fail: "read-only",
+        fails: &["size", "read-only"],
         dockerfile: "FROM {RUST}\nRUN mkdir /data && chown 10001 /data\n{WELL_BEHAVED}\
                      ENTRYPOINT [\"/bin/sh\", \"-c\", \"echo started > /data/started && exec /service\"]\n",
     },
     Broken {
         name: "ignoring ROCKET_SIZE",
         must_fail: "env-config",
+        fails: &["size", "env-config"],
         dockerfile: "FROM {RUST}\n{WELL_BEHAVED}ENTRYPOINT [\"/bin/sh\", \"-c\", \"ROCKET_SIZE=Fixed exec /service\"]\n",
     },
     Broken {
         name: "over 150 MB",
         must_fail: "size",
+        fails: &["size"],
         dockerfile: "FROM {RUST}\n{WELL_BEHAVED}ENTRYPOINT [\"/service\"]\n",
     },
 ];
@@ -89,6 +101,19 @@ fn rust_image(root: &Path) -> String {
         .expect("the Dockerfile declares ARG RUST_IMAGE=...")
         .trim()
         .to_owned()
+}
+
+/// Every number in a text (`2.4`, `10`, `0.31`), sorted: what two
+/// languages' reports of one measurement must share.
+fn figures(text: &str) -> Vec<String> {
+    let mut figures: Vec<String> = text
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map(|word| word.trim_matches('.'))
+        .filter(|word| word.starts_with(|c: char| c.is_ascii_digit()))
+        .map(str::to_owned)
+        .collect();
+    figures.sort();
+    figures
 }
 
 fn build_broken(broken: &Broken, good: &str, rust: &str, seed: &Seed) -> Result<Image, Failed> {
@@ -112,117 +137,132 @@ fn build_broken(broken: &Broken, good: &str, rust: &str, seed: &Seed) -> Result<
     built.map_err(|e| format!("{e:#}").into())
 }
 
+/// The repository's image, and what the broken ones are built from.
+struct Good {
+    image: Image,
+    seed: Seed,
+    /// The build-stage image (it has a shell).
+    rust: String,
+}
+
+impl Good {
+    fn build() -> anyhow::Result<Self> {
+        // A login of its own: the good image is named <login>/image-lab:<prefix>
+        // as the lab requires, and must not replace an image of the user's.
+        let seed = Seed::from_parts(&docker::unique_name("e2e-student"), "0123456789abcdef")?;
+        Ok(Good {
+            image: build_production_image(&seed, "Dockerfile", &seed.image_name())?,
+            rust: rust_image(&xtask::project_root()),
+            seed,
+        })
+    }
+
+    fn target(&self) -> Target {
+        Target {
+            seed: None,
+            login: Some(self.seed.login.clone()),
+            token: Some(self.seed.token.clone()),
+            image: Some(self.image.reference.clone()),
+            dockerfile: Some(xtask::project_root().join("Dockerfile")),
+            port: None,
+        }
+    }
+}
+
+fn verify_passes_the_repository_image(good: &Good) -> Result<(), Failed> {
+    let grade = grading::grade(&good.target().prepare().map_err(|e| format!("{e:#}"))?)
+        .map_err(|e| format!("{e:#}"))?;
+    let not_passed: Vec<_> = grade
+        .outcomes
+        .iter()
+        .filter(|o| o.status != Status::Pass)
+        .collect();
+    ensure(not_passed.is_empty() && grade.passed(true), || {
+        format!("{not_passed:#?}")
+    })
+}
+
+/// Both languages from one measurement: each has its headings and rows, and
+/// both carry the same figures.
+fn report_in_english_and_russian(good: &Good) -> Result<(), Failed> {
+    let measured = report::measure(&good.target()).map_err(|e| format!("{e:#}"))?;
+    let english = report::markdown(&measured, Lang::En);
+    let russian = report::markdown(&measured, Lang::Ru);
+    for (markdown, expected) in [
+        (
+            &english,
+            [
+                "## Criteria",
+                "## Image history",
+                "## Production versus naive build",
+                "| image size |",
+                "| user | 10001:10001 | (unset: root) |",
+                "| lab criteria passed | 10/10 |",
+                "## Why the production image is better",
+            ],
+        ),
+        (
+            &russian,
+            [
+                "## Критерии",
+                "## История образа",
+                "## Production-образ и наивная сборка",
+                "| размер образа |",
+                "| пользователь | 10001:10001 | (не задан: root) |",
+                "| пройдено критериев | 10/10 |",
+                "## Почему production-образ лучше",
+            ],
+        ),
+    ] {
+        if let Some(missing) = expected.iter().find(|e| !markdown.contains(*e)) {
+            return Err(format!("the report lacks {missing:?}:\n{markdown}").into());
+        }
+    }
+    let (en, ru) = (figures(&english), figures(&russian));
+    ensure(en == ru, || {
+        format!("the figures differ:\nen {en:?}\nru {ru:?}")
+    })
+}
+
+/// One mistake costs one criterion: exactly what is wrong fails.
+fn verify_fails_exactly(good: &Good, broken: &Broken) -> Result<(), Failed> {
+    let image = build_broken(broken, &good.image.reference, &good.rust, &good.seed)?;
+    let grade = grading::grade(&Subject {
+        image: image.reference.clone(),
+        seed: good.seed.clone(),
+        dockerfile: None,
+        port: None,
+    })
+    .map_err(|e| format!("{e:#}"))?;
+    let failed = grade.failed(true);
+    ensure(failed == broken.fails, || {
+        format!(
+            "failed {failed:?}, expected exactly {:?}: {:#?}",
+            broken.fails, grade.outcomes
+        )
+    })
+}
+
 fn main() -> ExitCode {
     let args = Arguments::from_args();
-    if let Err(error) = docker::ensure_engine() {
-        eprintln!("these tests build and run images on a real Docker engine: {error:#}");
-        return ExitCode::FAILURE;
-    }
-    xtask::cleanup::remove_on_interrupt();
-    let root = xtask::project_root();
-    // A login of its own: the good image is named <login>/image-lab:<prefix>
-    // as the lab requires, and must not replace an image of the user's.
-    let seed = Seed::from_parts(&docker::unique_name("e2e-student"), "0123456789abcdef")
-        .expect("a valid seed");
-    let good = match build_production_image(&seed, "Dockerfile", &seed.image_name()) {
-        Ok(image) => Arc::new(image),
-        Err(error) => {
-            eprintln!("cannot build the repository's image: {error:#}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let rust = rust_image(&root);
-
-    let mut trials = Vec::new();
-    {
-        let (good, seed, root) = (good.clone(), seed.clone(), root.clone());
-        trials.push(Trial::test(
+    let mut checks = vec![
+        e2e::check(
             "verify passes this repository's image, strict",
-            move || {
-                let grade = grading::grade(&Subject {
-                    image: good.reference.clone(),
-                    seed,
-                    dockerfile: Some(root.join("Dockerfile")),
-                })
-                .map_err(|e| format!("{e:#}"))?;
-                let not_passed: Vec<_> = grade
-                    .outcomes
-                    .iter()
-                    .filter(|o| o.status != Status::Pass)
-                    .collect();
-                if !not_passed.is_empty() || !grade.passed(true) {
-                    return Err(format!("{not_passed:#?}").into());
-                }
-                Ok(())
-            },
-        ));
-    }
-    {
-        let (good, seed, root) = (good.clone(), seed.clone(), root.clone());
-        trials.push(Trial::test(
-            "report compares the image with the naive build",
-            move || {
-                let output =
-                    std::env::temp_dir().join(format!("{}.md", docker::unique_name("lab-report")));
-                let args = report::Args {
-                    target: Target {
-                        seed: None,
-                        login: Some(seed.login.clone()),
-                        token: Some(seed.token.clone()),
-                        image: Some(good.reference.clone()),
-                        dockerfile: Some(root.join("Dockerfile")),
-                    },
-                    output: output.clone(),
-                };
-                let written = report::run(&args).map(|()| std::fs::read_to_string(&output));
-                let _ = std::fs::remove_file(&output);
-                let markdown = written
-                    .map_err(|e| format!("{e:#}"))?
-                    .map_err(|e| e.to_string())?;
-                for expected in [
-                    "## Criteria",
-                    "## Image history",
-                    "## Production versus naive build",
-                    "| image size |",
-                    "| user | 10001:10001 | (unset: root) |",
-                    "| lab criteria passed | 10/10 |",
-                    "## Why the production image is better",
-                ] {
-                    if !markdown.contains(expected) {
-                        return Err(format!("the report lacks {expected:?}:\n{markdown}").into());
-                    }
-                }
-                Ok(())
-            },
-        ));
-    }
-    for broken in BROKEN {
-        let (good, seed, rust) = (good.clone(), seed.clone(), rust.clone());
-        trials.push(Trial::test(
+            verify_passes_the_repository_image,
+        ),
+        e2e::check(
+            "report compares the image with the naive build, in English and Russian",
+            report_in_english_and_russian,
+        ),
+    ];
+    checks.extend(BROKEN.iter().map(|broken| {
+        e2e::check(
             format!(
-                "verify fails {} on an image {}",
+                "verify fails exactly {} on an image {}",
                 broken.must_fail, broken.name
             ),
-            move || {
-                let image = build_broken(broken, &good.reference, &rust, &seed)?;
-                let grade = grading::grade(&Subject {
-                    image: image.reference.clone(),
-                    seed,
-                    dockerfile: None,
-                })
-                .map_err(|e| format!("{e:#}"))?;
-                let outcome = grade.outcome(broken.must_fail).expect("every id is graded");
-                if outcome.status != Status::Fail {
-                    return Err(format!("{} was not failed: {outcome:?}", broken.must_fail).into());
-                }
-                if grade.passed(false) {
-                    return Err("the broken image passed the lab".into());
-                }
-                Ok(())
-            },
-        ));
-    }
-    let conclusion = libtest_mimic::run(&args, trials);
-    drop(good);
-    conclusion.exit_code()
+            move |good: &Good| verify_fails_exactly(good, broken),
+        )
+    }));
+    e2e::run(&args, "this repository's image", Good::build, checks).0
 }

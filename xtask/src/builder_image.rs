@@ -190,7 +190,6 @@ fn is_root() -> bool {
 }
 
 pub fn run(args: &Args) -> Result<()> {
-    let started = Instant::now();
     // This task prints every command it runs, docker's too: it is meant to be
     // repeatable by hand.
     docker::set_verbose(true);
@@ -199,34 +198,147 @@ pub fn run(args: &Args) -> Result<()> {
         .with_context(|| format!("cannot read {}", dockerfile.display()))?;
     let pin = read_pin(&text)?;
     docker::ensure_engine()?;
-    if !args.force
-        && let Some(id) = docker::image_id(&pin.reference)?
-    {
-        eprintln!(
-            "{} already exists ({}); nothing to do (--force builds it again)",
-            pin.reference,
-            &id[..id.len().min(19)]
-        );
+    if !args.force && exists(&pin.reference, " (--force builds it again)")? {
         return Ok(());
     }
-
     // Every check that can fail fast, before a minute of downloading.
     let (sysroot, triple) = local_toolchain(&pin)?;
+    let toolchain = format!("{}-{triple}", pin.rust);
+    make(
+        &DebianImage {
+            reference: &pin.reference,
+            release: &pin.debian,
+            packages: "gcc,libc6-dev,ca-certificates",
+            complete: &|rootfs| {
+                eprintln!(
+                    "  copying the Rust {} toolchain from {} (without its documentation)",
+                    pin.rust,
+                    sysroot.display()
+                );
+                install_toolchain(&sysroot, rootfs, &toolchain)
+            },
+            changes: vec![
+                "ENV RUSTUP_HOME=/usr/local/rustup".to_owned(),
+                "ENV CARGO_HOME=/usr/local/cargo".into(),
+                "ENV PATH=/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+                    .into(),
+                format!("ENV RUST_VERSION={}", pin.rust),
+                "CMD [\"bash\"]".into(),
+            ],
+            check: "cargo --version && rustc --version && cc --version | head -n 1",
+        },
+        &args.mirror,
+    )?;
+    eprintln!("`docker build .` and `docker compose up --build` now use it");
+    Ok(())
+}
+
+/// The stand-in for `python:3.11-slim` that the tests' student-style images
+/// build on: Debian bookworm's Python 3.11 with pip and venv, trimmed as the
+/// official slim image is (no `__pycache__`, tests, locales or docs) so that
+/// a two-stage Flask image stays under the lab's 150 MB like a real one. It
+/// carries this host's CA bundle, so pip works behind a TLS-intercepting proxy.
+pub const PYTHON_BASE: &str = "image-lab-test/python:3.11-slim";
+
+/// Makes [`PYTHON_BASE`] unless the engine has it (about a minute, as root).
+pub fn python_base() -> Result<()> {
+    if exists(PYTHON_BASE, "")? {
+        return Ok(());
+    }
+    make(
+        &DebianImage {
+            reference: PYTHON_BASE,
+            release: "bookworm",
+            packages: "python3,python3-pip,python3-venv,python-is-python3,ca-certificates",
+            complete: &slim_python,
+            changes: vec![
+                "ENV LANG=C.UTF-8".to_owned(),
+                "ENV PYTHONDONTWRITEBYTECODE=1".into(),
+                "CMD [\"python3\"]".into(),
+            ],
+            check: "python --version && pip --version",
+        },
+        "http://deb.debian.org/debian",
+    )
+}
+
+/// What the official Python images leave out, and Debian's mark that makes
+/// pip refuse to install outside a venv (the official images have none).
+fn slim_python(rootfs: &Path) -> Result<()> {
+    empty(
+        rootfs,
+        &[
+            "usr/share/locale",
+            "usr/share/zoneinfo",
+            "usr/lib/x86_64-linux-gnu/gconv",
+            "usr/lib/aarch64-linux-gnu/gconv",
+            "usr/lib/python3.11/test",
+        ],
+    )?;
+    let externally_managed = rootfs.join("usr/lib/python3.11/EXTERNALLY-MANAGED");
+    if externally_managed.is_file() {
+        fs::remove_file(externally_managed)?;
+    }
+    remove_named(rootfs, "__pycache__")
+}
+
+/// Deletes every directory called `name` under `dir`.
+fn remove_named(dir: &Path, name: &str) -> Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            if entry.file_name() == name {
+                fs::remove_dir_all(entry.path())?;
+            } else {
+                remove_named(&entry.path(), name)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether the engine has `reference` (said, with its ID and `hint`, when it does).
+fn exists(reference: &str, hint: &str) -> Result<bool> {
+    let id = docker::image_id(reference)?;
+    if let Some(id) = &id {
+        eprintln!(
+            "{reference} already exists ({}); nothing to do{hint}",
+            &id[..id.len().min(19)]
+        );
+    }
+    Ok(id.is_some())
+}
+
+/// A Debian image made from Debian's packages, for an engine that cannot pull.
+struct DebianImage<'a> {
+    reference: &'a str,
+    release: &'a str,
+    /// debootstrap's `--include=`.
+    packages: &'a str,
+    /// Adds to the root filesystem what Debian's packages do not.
+    complete: &'a dyn Fn(&Path) -> Result<()>,
+    /// The image's configuration, as `docker import --change` lines.
+    changes: Vec<String>,
+    /// A shell command run in the new image before it gets its name.
+    check: &'a str,
+}
+
+/// debootstrap, trim, complete, the host's CA bundle, `docker import`: the
+/// image tagged `image.reference` once its check command runs in it.
+fn make(image: &DebianImage, mirror: &str) -> Result<()> {
+    let started = Instant::now();
     if !is_root() {
         bail!(
-            "debootstrap needs root: run this as root, e.g. `sudo env \"PATH=$PATH\" cargo xtask builder-image`"
+            "making {} runs debootstrap, which needs root: run this as root, e.g. `sudo env \"PATH=$PATH\" cargo xtask builder-image`",
+            image.reference
         );
     }
     let debootstrap = find_program("debootstrap")
         .context("debootstrap is not installed: `apt-get install debootstrap`")?;
     let host_ca = Path::new("/").join(CA_BUNDLE);
-
     eprintln!(
-        "making {} from Debian {} packages and the local Rust {} ({})",
-        pin.reference,
-        pin.debian,
-        pin.rust,
-        sysroot.display()
+        "making {} from Debian {} packages",
+        image.reference, image.release
     );
     let mut steps = Steps {
         started,
@@ -234,24 +346,22 @@ pub fn run(args: &Args) -> Result<()> {
         done: 0,
     };
     // /var/tmp: on disk (a tmpfs /tmp may be small, or mounted nodev/noexec).
-    let rootfs = PathBuf::from("/var/tmp").join(docker::unique_name("image-lab-builder"));
+    let rootfs = PathBuf::from("/var/tmp").join(docker::unique_name("image-lab-rootfs"));
     let _rootfs_guard = Guard::register(Resource::TempDir(rootfs.clone()));
 
-    steps.next(
-        "debootstrap: a minimal Debian with gcc, libc6-dev and ca-certificates (about a minute)",
-    );
-    debootstrap_into(&debootstrap, &pin.debian, &rootfs, &args.mirror, &steps)?;
+    steps.next(&format!(
+        "debootstrap: a minimal Debian with {} (about a minute)",
+        image.packages
+    ));
+    debootstrap_into(&debootstrap, image, &rootfs, mirror, &steps)?;
 
     steps.next("trimming: downloaded packages, package lists, documentation");
     trim(&rootfs)?;
 
-    steps.next(&format!(
-        "copying the Rust {} toolchain (without its documentation)",
-        pin.rust
-    ));
-    install_toolchain(&sysroot, &rootfs, &format!("{}-{triple}", pin.rust))?;
+    steps.next("completing the root filesystem");
+    (image.complete)(&rootfs)?;
 
-    steps.next("copying this host's CA bundle (cargo must trust the proxy to crates.io)");
+    steps.next("copying this host's CA bundle (package managers must trust the proxy)");
     if host_ca.is_file() {
         host(
             "cp",
@@ -264,45 +374,30 @@ pub fn run(args: &Args) -> Result<()> {
         eprintln!("  no {}: keeping Debian's own bundle", host_ca.display());
     }
 
-    steps.next(&format!("docker import as {}", pin.reference));
+    steps.next(&format!("docker import as {}", image.reference));
     if !crate::cleanup::mounts_under(&rootfs).is_empty() {
         bail!("something is still mounted under {}", rootfs.display());
     }
-    let changes: Vec<String> = [
-        "ENV RUSTUP_HOME=/usr/local/rustup".to_owned(),
-        "ENV CARGO_HOME=/usr/local/cargo".into(),
-        "ENV PATH=/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-            .into(),
-        format!("ENV RUST_VERSION={}", pin.rust),
-        format!(
-            "LABEL org.opencontainers.image.description=\"{} look-alike made locally by cargo xtask builder-image\"",
-            pin.reference
-        ),
-        "CMD [\"bash\"]".into(),
-    ]
-    .into();
+    let mut changes = image.changes.clone();
+    changes.push(format!(
+        "LABEL org.opencontainers.image.description=\"{} look-alike made locally from Debian packages by cargo xtask\"",
+        image.reference
+    ));
     // Imported under a temporary name first: a failure must not remove an
     // older image of the real name.
-    let staging = docker::unique_name("image-lab-builder-staging").to_lowercase();
+    let staging = docker::unique_name("image-lab-staging").to_lowercase();
     let staged = docker::import_rootfs(&rootfs, &changes, &staging)?;
-    let versions = docker::run_to_completion(
-        &staged.reference,
-        &[
-            "sh",
-            "-c",
-            "cargo --version && rustc --version && cc --version | head -n 1",
-        ],
-    )
-    .context("the imported image cannot run its toolchain")?;
+    let versions = docker::run_to_completion(&staged.reference, &["sh", "-c", image.check])
+        .with_context(|| format!("the imported image cannot run `{}`", image.check))?;
     for line in versions.lines() {
         steps.line(line);
     }
-    docker::tag(&staged.reference, &pin.reference)?;
+    docker::tag(&staged.reference, image.reference)?;
     drop(staged); // removes only the staging name: the image keeps the real one
-    let id = docker::image_id(&pin.reference)?.unwrap_or_default();
+    let id = docker::image_id(image.reference)?.unwrap_or_default();
     eprintln!(
-        "{} is ready ({}, {:.0} s): `docker build .` and `docker compose up --build` now use it",
-        pin.reference,
+        "{} is ready ({}, {:.0} s)",
+        image.reference,
         &id[..id.len().min(19)],
         started.elapsed().as_secs_f64()
     );
@@ -313,16 +408,17 @@ pub fn run(args: &Args) -> Result<()> {
 /// started, if this run is interrupted), printing its phases as they come.
 fn debootstrap_into(
     program: &Path,
-    release: &str,
+    image: &DebianImage,
     rootfs: &Path,
     mirror: &str,
     steps: &Steps,
 ) -> Result<()> {
     let rootfs_arg = rootfs.to_string_lossy();
+    let include = format!("--include={}", image.packages);
     let args = [
         "--variant=minbase",
-        "--include=gcc,libc6-dev,ca-certificates",
-        release,
+        &include,
+        image.release,
         &rootfs_arg,
         mirror,
     ];
@@ -383,18 +479,37 @@ fn is_phase(line: &str) -> bool {
 /// lists (as the official images do) and documentation; empties the host's
 /// resolv.conf and hostname, which debootstrap copied and Docker replaces.
 fn trim(rootfs: &Path) -> Result<()> {
-    for dir in [
-        "var/cache/apt/archives",
-        "var/lib/apt/lists",
-        "usr/share/doc",
-        "usr/share/man",
-        "usr/share/info",
-    ] {
-        eprintln!("  emptying /{dir}");
+    empty(
+        rootfs,
+        &[
+            "var/cache/apt/archives",
+            "var/lib/apt/lists",
+            "usr/share/doc",
+            "usr/share/man",
+            "usr/share/info",
+        ],
+    )?;
+    for file in ["etc/resolv.conf", "etc/hostname"] {
+        let path = rootfs.join(file);
+        if path.is_file() {
+            eprintln!("  emptying /{file} (the host's; Docker provides its own)");
+            fs::write(&path, "")?;
+        }
+    }
+    Ok(())
+}
+
+/// Empties the folders `dirs` of `rootfs` (those that exist), but for what
+/// apt needs in place: `archives/partial` and the lock files.
+fn empty(rootfs: &Path, dirs: &[&str]) -> Result<()> {
+    for dir in dirs {
         let dir = rootfs.join(dir);
+        if !dir.is_dir() {
+            continue;
+        }
+        eprintln!("  emptying /{}", dir.strip_prefix(rootfs)?.display());
         for entry in fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))? {
             let path = entry?.path();
-            // apt needs archives/partial and the lock files in place.
             let name = path.file_name().unwrap_or_default().to_string_lossy();
             if name == "partial" || name == "lock" {
                 continue;
@@ -404,13 +519,6 @@ fn trim(rootfs: &Path) -> Result<()> {
             } else {
                 fs::remove_file(&path)?;
             }
-        }
-    }
-    for file in ["etc/resolv.conf", "etc/hostname"] {
-        let path = rootfs.join(file);
-        if path.is_file() {
-            eprintln!("  emptying /{file} (the host's; Docker provides its own)");
-            fs::write(&path, "")?;
         }
     }
     Ok(())

@@ -20,6 +20,8 @@ pub enum Resource {
     Container(String),
     /// An image, by reference.
     Image(String),
+    /// A network, by name (removed after the containers registered later).
+    Network(String),
     /// A compose project: `docker compose -p NAME -f FILE down -v --rmi local`.
     ComposeProject { name: String, file: String },
     /// A process group this run started (`CommandExt::process_group(0)`),
@@ -74,6 +76,7 @@ impl Resource {
             }
             Resource::Container(name) => vec!["rm", "--force", "--volumes", name],
             Resource::Image(reference) => vec!["image", "rm", "--force", reference],
+            Resource::Network(name) => vec!["network", "rm", name],
             Resource::ComposeProject { name, file } => vec![
                 "compose",
                 "--project-name",

@@ -17,6 +17,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use crate::cleanup::{Guard, Resource};
 
@@ -60,17 +62,42 @@ fn last_lines(text: &str, count: usize) -> String {
     lines[lines.len().saturating_sub(count)..].join("\n")
 }
 
+/// `docker ARGS` with no input, printed with `--verbose`.
+fn command<S: AsRef<OsStr>>(args: &[S]) -> Command {
+    announce(args);
+    let mut command = Command::new(cli());
+    command.args(args).stdin(Stdio::null());
+    command
+}
+
+fn cannot_start(error: std::io::Error) -> anyhow::Error {
+    crate::launch_error(
+        "docker",
+        "the docker CLI is not installed (or not on PATH): install Docker, or set DOCKER to its path",
+    )(error)
+}
+
 /// Runs `docker ARGS` and returns its output, whatever its exit status.
 pub fn output<S: AsRef<OsStr>>(args: &[S]) -> Result<Output> {
-    announce(args);
-    Command::new(cli())
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(crate::launch_error(
-            "docker",
-            "the docker CLI is not installed (or not on PATH): install Docker, or set DOCKER to its path",
-        ))
+    command(args).output().map_err(cannot_start)
+}
+
+/// [`output`], but the command is killed once `timeout` has passed: for
+/// commands whose duration an untrusted image decides (`docker exec` runs
+/// the image's own programs). Its output is read after it exits, so one that
+/// prints more than a pipe holds is cut off by the timeout like a hung one.
+pub fn output_within<S: AsRef<OsStr>>(args: &[S], timeout: Duration) -> Result<Output> {
+    let mut child = command(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(cannot_start)?;
+    if wait_for(timeout, || child.try_wait().ok().flatten()).is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+        bail!("did not finish within {timeout:?}");
+    }
+    Ok(child.wait_with_output()?)
 }
 
 /// Runs `docker ARGS`; its trimmed stdout, or an error quoting its stderr.
@@ -349,6 +376,10 @@ pub struct Run {
     pub command: Vec<String>,
     /// `--network NAME` (`host`: the container shares the host's network).
     pub network: Option<String>,
+    /// Options that confine the container (limits, network), kept apart
+    /// from the lab's own flags so that [`Run::shown_command`] shows the
+    /// command a student would type.
+    pub confinement: Vec<String>,
 }
 
 impl Run {
@@ -374,16 +405,23 @@ impl Run {
         self
     }
 
-    /// The `docker run` arguments, with `name` and the host port chosen.
-    fn args(&self, name: &str, host_port: Option<u16>) -> Vec<String> {
+    /// The `docker run` arguments, with `name`; `host_port` is the port to
+    /// publish on, empty for one the engine picks.
+    fn args(&self, name: &str, host_port: &str, confined: bool) -> Vec<String> {
         let mut args: Vec<String> = vec![
             "run".into(),
             "--detach".into(),
             "--name".into(),
             name.into(),
         ];
-        if let (Some(container), Some(host)) = (self.publish, host_port) {
-            args.extend(["--publish".into(), format!("127.0.0.1:{host}:{container}")]);
+        if confined {
+            args.extend(self.confinement.iter().cloned());
+        }
+        if let Some(container) = self.publish {
+            args.extend([
+                "--publish".into(),
+                format!("127.0.0.1:{host_port}:{container}"),
+            ]);
         }
         if let Some(network) = &self.network {
             args.extend(["--network".into(), network.clone()]);
@@ -413,29 +451,53 @@ impl Run {
     /// The `docker run` command as a student would type it (`NAME` for the
     /// container's name, the container port for the host port).
     pub fn shown_command(&self) -> String {
+        let host_port = self
+            .publish
+            .map(|port| port.to_string())
+            .unwrap_or_default();
         let words: Vec<_> = self
-            .args("NAME", self.publish)
+            .args("NAME", &host_port, false)
             .iter()
             .map(|w| shell_word(w))
             .collect();
         format!("docker {}", words.join(" "))
     }
 
-    /// `docker run --detach ...`; the container is removed when dropped.
+    /// `docker run --detach ...`; the container is removed when dropped. A
+    /// published port goes to 127.0.0.1 on a port the engine picks, so that
+    /// runs in parallel never race for one.
     pub fn start(&self) -> Result<Container> {
         let name = unique_name("labcheck");
         let guard = Guard::register(Resource::Container(name.clone()));
         let started = Instant::now();
-        let host_port = self.publish.map(|_| free_port()).transpose()?;
-        let args = self.args(&name, host_port);
+        let args = self.args(&name, "", true);
         run(&args).with_context(|| format!("cannot start a container of {}", self.image))?;
-        Ok(Container {
+        let mut container = Container {
             name,
-            host_port,
+            host_port: None,
             started,
+            seen_healthy: OnceLock::new(),
             _guard: guard,
-        })
+        };
+        if let Some(port) = self.publish {
+            match published_port(&container.name, port) {
+                Ok(host_port) => container.host_port = Some(host_port),
+                // Exited already, and its port with it: what it did is evidence.
+                Err(_) if !container.is_running() => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(container)
     }
+}
+
+/// The 127.0.0.1 port that `container_port` of container `name` is published on.
+fn published_port(name: &str, container_port: u16) -> Result<u16> {
+    let mapping = run(&["port", name, &format!("{container_port}/tcp")])?;
+    mapping
+        .lines()
+        .find_map(|line| line.strip_prefix("127.0.0.1:")?.parse().ok())
+        .with_context(|| format!("`docker port {name}` shows no 127.0.0.1 port: {mapping:?}"))
 }
 
 /// A running (or exited) container, removed on drop.
@@ -446,6 +508,8 @@ pub struct Container {
     pub host_port: Option<u16>,
     /// When `docker run` was called for it.
     pub started: Instant,
+    /// How long after `started` an inspect first saw it `healthy`.
+    seen_healthy: OnceLock<Duration>,
     _guard: Guard,
 }
 
@@ -458,7 +522,11 @@ pub struct Stopped {
 
 impl Container {
     pub fn inspect(&self) -> Result<Value> {
-        first_element(&output(&["container", "inspect", &self.name])?.stdout)
+        let inspect = first_element(&output(&["container", "inspect", &self.name])?.stdout)?;
+        if inspect["State"]["Health"]["Status"] == "healthy" {
+            self.seen_healthy.get_or_init(|| self.started.elapsed());
+        }
+        Ok(inspect)
     }
 
     /// The host PID of the container's first process (0 once it has stopped).
@@ -481,9 +549,12 @@ impl Container {
             .map(str::to_owned)
     }
 
-    /// Waits for `healthy`; the time it took, or an error naming the last state.
+    /// Waits for `healthy`: the time from the container's start to its first
+    /// passing probe, or an error naming the last state and probe. The time is
+    /// the earlier of two upper bounds: the first passing probe the engine
+    /// still keeps (only its last five), and the first inspect that saw it
+    /// healthy (every wait on the container inspects it).
     pub fn wait_healthy(&self, timeout: Duration) -> Result<Duration> {
-        let started = Instant::now();
         let mut last = None;
         let healthy = wait_for(timeout, || {
             last = self.health();
@@ -493,31 +564,64 @@ impl Container {
             (last.as_deref() == Some("healthy")).then_some(true)
         });
         match healthy {
-            Some(true) => Ok(started.elapsed()),
-            Some(false) => bail!(
-                "the container exited; its logs:\n{}",
-                last_lines(&self.logs(), 5)
+            Some(true) => Ok(
+                [self.healthy_after_start(), self.seen_healthy.get().copied()]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .unwrap_or_else(|| self.started.elapsed()),
             ),
+            Some(false) => bail!("{}", self.exited()),
             None => bail!(
-                "not healthy after {timeout:?} (health: {})",
-                last.unwrap_or_else(|| "none".into())
+                "not healthy after {:.0} s (health: {}){}",
+                timeout.as_secs_f64(),
+                last.unwrap_or_else(|| "none".into()),
+                self.last_probe()
+                    .map(|probe| format!("; the last probe {probe}"))
+                    .unwrap_or_default()
             ),
         }
+    }
+
+    /// From `State.StartedAt` to the end of the first passing probe the
+    /// engine still keeps.
+    fn healthy_after_start(&self) -> Option<Duration> {
+        let inspect = self.inspect().ok()?;
+        let at = |time: &Value| OffsetDateTime::parse(time.as_str()?, &Rfc3339).ok();
+        let started = at(&inspect["State"]["StartedAt"])?;
+        let first_pass = inspect["State"]["Health"]["Log"]
+            .as_array()?
+            .iter()
+            .find(|probe| probe["ExitCode"] == 0)?;
+        Duration::try_from(at(&first_pass["End"])? - started).ok()
+    }
+
+    /// How the last healthcheck probe ended (`State.Health.Log`): its exit
+    /// code and the end of its output.
+    fn last_probe(&self) -> Option<String> {
+        let inspect = self.inspect().ok()?;
+        let probe = inspect["State"]["Health"]["Log"].as_array()?.last()?;
+        let output = probe["Output"].as_str().unwrap_or_default().trim();
+        Some(format!(
+            "exited {}: {:?}",
+            probe["ExitCode"],
+            last_lines(output, 2)
+        ))
     }
 
     /// Waits until `GET path` answers on the published port (any status).
     pub fn wait_answering(&self, path: &str, timeout: Duration) -> Result<(Duration, Answer)> {
         let started = Instant::now();
-        let port = self.host_port.context("the container publishes no port")?;
         let mut last_error = String::from("no answer");
         let answer = wait_for(timeout, || {
             if !self.is_running() {
-                last_error = format!(
-                    "the container exited; its logs:\n{}",
-                    last_lines(&self.logs(), 5)
-                );
+                last_error = self.exited();
                 return Some(Err(()));
             }
+            let Some(port) = self.host_port else {
+                last_error = "the container publishes no port".into();
+                return Some(Err(()));
+            };
             match http_get(port, path) {
                 Ok(answer) => Some(Ok(answer)),
                 Err(error) => {
@@ -529,8 +633,28 @@ impl Container {
         match answer {
             Some(Ok(answer)) => Ok((started.elapsed(), answer)),
             Some(Err(())) => Err(anyhow!(last_error)),
-            None => bail!("no answer on {path} after {timeout:?}: {last_error}"),
+            None => bail!(
+                "nothing on {path} within {:.0} s of `docker run` (the last try: {last_error})",
+                self.started.elapsed().as_secs_f64()
+            ),
         }
+    }
+
+    /// Says how the container ended, and the end of its logs.
+    fn exited(&self) -> String {
+        let state = self
+            .inspect()
+            .map(|c| c["State"].clone())
+            .unwrap_or_default();
+        let how = if state["OOMKilled"] == true {
+            "was killed for going over its memory limit".to_owned()
+        } else {
+            format!("exited with code {}", state["ExitCode"])
+        };
+        format!(
+            "the container {how}; its logs:\n{}",
+            last_lines(&self.logs(), 5)
+        )
     }
 
     /// `GET path` on the published port.
@@ -567,21 +691,51 @@ impl Container {
 
     /// `docker exec NAME ARGS...`, whatever its status.
     pub fn exec(&self, args: &[&str]) -> Result<Output> {
-        let mut all = vec!["exec", self.name.as_str()];
-        all.extend_from_slice(args);
-        output(&all)
+        output(&self.exec_args(args))
     }
 
-    /// The host-side UIDs of the container's processes (`docker top NAME -eo
-    /// pid,uid`: the engine refuses a ps format without a PID column).
-    pub fn process_uids(&self) -> Result<Vec<u32>> {
-        let table = run(&["top", &self.name, "-eo", "pid,uid"])?;
+    /// [`Container::exec`], killed after `timeout`: for untrusted images.
+    pub fn exec_within(&self, args: &[&str], timeout: Duration) -> Result<Output> {
+        output_within(&self.exec_args(args), timeout)
+    }
+
+    fn exec_args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
+        let mut all = vec!["exec", self.name.as_str()];
+        all.extend_from_slice(args);
+        all
+    }
+
+    /// The container's processes, its PID 1 first (`docker top NAME -eo
+    /// pid,uid,args`: the engine refuses a ps format without a PID column).
+    pub fn processes(&self) -> Result<Vec<Process>> {
+        let table = run(&["top", &self.name, "-eo", "pid,uid,args"])?;
         Ok(table
             .lines()
             .skip(1)
-            .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .filter_map(|line| {
+                let mut words = line.split_whitespace();
+                let _pid = words.next()?;
+                let uid = words.next()?.parse().ok()?;
+                Some(Process {
+                    uid,
+                    command: words.collect::<Vec<_>>().join(" "),
+                })
+            })
             .collect())
     }
+
+    /// The host-side UIDs of the container's processes.
+    pub fn process_uids(&self) -> Result<Vec<u32>> {
+        Ok(self.processes()?.iter().map(|p| p.uid).collect())
+    }
+}
+
+/// A process of a container, as `docker top` shows it.
+#[derive(Debug, Clone)]
+pub struct Process {
+    /// Host-side UID.
+    pub uid: u32,
+    pub command: String,
 }
 
 // ---------------------------------------------------------------- HTTP
@@ -640,6 +794,11 @@ pub fn image_id(reference: &str) -> Result<Option<String>> {
     )
 }
 
+/// `docker pull REFERENCE`.
+pub fn pull(reference: &str) -> Result<()> {
+    run(&["pull", "--quiet", reference]).map(drop)
+}
+
 /// `docker tag SOURCE TARGET`.
 pub fn tag(source: &str, target: &str) -> Result<()> {
     run(&["tag", source, target]).map(drop)
@@ -690,6 +849,31 @@ pub fn import_rootfs(rootfs: &Path, changes: &[String], reference: &str) -> Resu
     Ok(Image {
         reference: reference.to_owned(),
         guard: Some(guard),
+    })
+}
+
+// ---------------------------------------------------------------- networks
+
+/// A network this run created, removed when dropped (its containers must be
+/// gone by then: drop them first).
+#[derive(Debug)]
+pub struct Network {
+    pub name: String,
+    _guard: Guard,
+}
+
+/// `docker network create --opt KEY=VALUE... NAME`.
+pub fn create_network(name: &str, options: &[&str]) -> Result<Network> {
+    let guard = Guard::register(Resource::Network(name.to_owned()));
+    let mut args = vec!["network", "create"];
+    for option in options {
+        args.extend(["--opt", option]);
+    }
+    args.push(name);
+    run(&args)?;
+    Ok(Network {
+        name: name.to_owned(),
+        _guard: guard,
     })
 }
 

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod builder_image;
 pub mod cleanup;
 pub mod docker;
+pub mod grade;
 pub mod grading;
 pub mod report;
 pub mod seed;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use xtask::{bench, builder_image, report, verify};
+use xtask::{bench, builder_image, grade, report, verify};
 
 /// Build tooling for the image lab service.
 #[derive(Parser)]
@@ -22,6 +22,8 @@ enum Task {
     BuilderImage(builder_image::Args),
     /// Grade an image against every criterion of the lab.
     Verify(verify::Args),
+    /// Grade a whole class from a roster, sandboxed, with summaries.
+    Grade(grade::Args),
     /// Write the Markdown lab report for an image, from measurements.
     Report(report::Args),
     /// Measure the service and its image against the Python originals.
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
     let outcome = match cli.task {
         Task::BuilderImage(args) => builder_image::run(&args).map(|()| ExitCode::SUCCESS),
         Task::Verify(args) => verify::run(&args),
+        Task::Grade(args) => grade::run(&args).map(|()| ExitCode::SUCCESS),
         Task::Report(args) => report::run(&args).map(|()| ExitCode::SUCCESS),
         Task::Bench(args) => bench::run(&args).map(|()| ExitCode::SUCCESS),
     };

@@ -1,7 +1,8 @@
 //! `cargo xtask report`: the Markdown lab report for a graded image, with a
 //! measured comparison against the naive single-stage build
 //! (`Dockerfile.naive`). Every sentence of the discussion is written from
-//! the numbers measured in this run.
+//! the numbers measured in this run, in English or in Russian (`--lang ru`,
+//! the course's language): both say the same figures.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -10,7 +11,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::docker;
-use crate::grading::{self, Grade, Status, Subject, output};
+use crate::grading::output::{self, Lang};
+use crate::grading::{self, Grade, Status, Subject, checks};
 use crate::project_root;
 use crate::verify::{Target, build_production_image};
 
@@ -22,6 +24,9 @@ pub struct Args {
     /// Where to write the report.
     #[arg(long, value_name = "FILE", default_value = "lab-report.md")]
     pub output: PathBuf,
+    /// The report's language (the course is taught in Russian).
+    #[arg(long, value_enum, default_value_t = Lang::En)]
+    pub lang: Lang,
 }
 
 /// The figures compared between the two images.
@@ -71,186 +76,292 @@ impl Figures {
     }
 }
 
-fn mb(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1e6)
+fn mb(bytes: u64, lang: Lang) -> String {
+    match lang {
+        Lang::En => checks::megabytes(bytes),
+        Lang::Ru => checks::megabytes_ru(bytes),
+    }
 }
 
-fn secs(duration: Option<Duration>) -> String {
+fn secs(duration: Option<Duration>, lang: Lang) -> String {
     duration.map_or_else(
-        || "never".to_owned(),
-        |d| format!("{:.2} s", d.as_secs_f64()),
+        || lang.pick("never", "никогда").to_owned(),
+        |d| format!("{:.2} {}", d.as_secs_f64(), lang.pick("s", "с")),
     )
 }
 
-fn user(user: &str) -> String {
+fn user(user: &str, lang: Lang) -> String {
     if user.is_empty() {
-        "(unset: root)".to_owned()
+        lang.pick("(unset: root)", "(не задан: root)").to_owned()
     } else {
         user.to_owned()
     }
 }
 
-/// Compares `a` to `b` in words: "8.0x faster", "about the same" ...
-fn compared(a: Duration, b: Duration, faster: &str, slower: &str) -> String {
+/// "1 layer", "2 layers"; "1 слой", "3 слоя", "12 слоёв".
+fn layers(n: usize, lang: Lang) -> String {
+    let word = match lang {
+        Lang::En if n == 1 => "layer",
+        Lang::En => "layers",
+        Lang::Ru => match (n % 10, n % 100) {
+            (1, tens) if tens != 11 => "слой",
+            (2..=4, tens) if !(12..=14).contains(&tens) => "слоя",
+            _ => "слоёв",
+        },
+    };
+    format!("{n} {word}")
+}
+
+/// Compares `a` to `b` in words: "8.0x faster than", "about as fast as" ...
+fn compared(a: Duration, b: Duration, lang: Lang) -> String {
     let ratio = b.as_secs_f64() / a.as_secs_f64().max(1e-6);
-    if (0.8..=1.25).contains(&ratio) {
-        "about as fast as".to_owned()
-    } else if ratio > 1.0 {
-        format!("{ratio:.1}x {faster} than")
-    } else {
-        format!("{:.1}x {slower} than", 1.0 / ratio)
+    match lang {
+        _ if (0.8..=1.25).contains(&ratio) => lang
+            .pick("about as fast as", "примерно так же быстро, как")
+            .to_owned(),
+        Lang::En if ratio > 1.0 => format!("{ratio:.1}x faster than"),
+        Lang::En => format!("{:.1}x slower than", 1.0 / ratio),
+        Lang::Ru if ratio > 1.0 => format!("в {ratio:.1} раза быстрее, чем"),
+        Lang::Ru => format!("в {:.1} раза медленнее, чем", 1.0 / ratio),
     }
 }
 
-/// The discussion: one sentence per measured difference.
-fn discussion(prod: &Figures, naive: &Figures) -> Vec<String> {
-    let mut sentences = vec![format!(
-        "The production image weighs {}, {:.0}x less than the naive build's {}: its final stage keeps only \
-         the static binary, while the naive one ships the whole Rust toolchain and build tree.",
-        mb(prod.size_bytes),
-        naive.size_bytes as f64 / prod.size_bytes.max(1) as f64,
-        mb(naive.size_bytes)
-    )];
-    let layers = |n: usize| {
-        if n == 1 {
-            "1 layer".to_owned()
-        } else {
-            format!("{n} layers")
-        }
-    };
-    sentences.push(format!(
-        "It has {} against {}, so there is less to pull, store and scan.",
-        layers(prod.layers),
-        layers(naive.layers)
-    ));
-    sentences.push(match (prod.user.is_empty(), naive.user.is_empty()) {
-        (false, true) => format!(
+/// The discussion: one sentence per measured difference, in `lang`; both
+/// languages say the same figures.
+fn discussion(prod: &Figures, naive: &Figures, lang: Lang) -> Vec<String> {
+    let ru = lang == Lang::Ru;
+    let times_smaller = naive.size_bytes as f64 / prod.size_bytes.max(1) as f64;
+    let (prod_mb, naive_mb) = (mb(prod.size_bytes, lang), mb(naive.size_bytes, lang));
+    let mut sentences = vec![if ru {
+        format!(
+            "Production-образ весит {prod_mb}, в {times_smaller:.0} раз меньше наивной сборки ({naive_mb}): в его \
+             финальной стадии только статический бинарник, а наивная сборка несёт весь инструментарий Rust и дерево сборки."
+        )
+    } else {
+        format!(
+            "The production image weighs {prod_mb}, {times_smaller:.0}x less than the naive build's {naive_mb}: its \
+             final stage keeps only the static binary, while the naive one ships the whole Rust toolchain and build tree."
+        )
+    }];
+    let (prod_layers, naive_layers) = (layers(prod.layers, lang), layers(naive.layers, lang));
+    sentences.push(if ru {
+        format!(
+            "В нём {prod_layers} против {naive_layers}: меньше скачивать, хранить и сканировать."
+        )
+    } else {
+        format!(
+            "It has {prod_layers} against {naive_layers}, so there is less to pull, store and scan."
+        )
+    });
+    sentences.push(match (prod.user.is_empty(), naive.user.is_empty(), ru) {
+        (false, true, false) => format!(
             "It runs as user {} while the naive image runs as root, so a compromised process cannot \
              write to system paths or use root's privileges.",
             prod.user
         ),
-        _ => format!("It runs as {} and the naive image as {}.", user(&prod.user), user(&naive.user)),
-    });
-    sentences.push(match (&prod.healthcheck, &naive.healthcheck) {
-        (Some(check), None) => format!(
-            "Its HEALTHCHECK (`{check}`) reported healthy {} after `docker run`; the naive image has none, \
-             so Docker cannot tell a hung service from a working one.",
-            secs(prod.healthy_after)
+        (false, true, true) => format!(
+            "Он работает от пользователя {}, а наивный образ от root: взломанный процесс не сможет писать \
+             в системные каталоги и пользоваться правами root.",
+            prod.user
         ),
-        (Some(check), Some(_)) => format!("Both declare a HEALTHCHECK; ours (`{check}`) was healthy after {}.", secs(prod.healthy_after)),
-        (None, _) => "The production image declares no HEALTHCHECK.".to_owned(),
+        (_, _, false) => format!(
+            "It runs as {} and the naive image as {}.",
+            user(&prod.user, lang),
+            user(&naive.user, lang)
+        ),
+        (_, _, true) => format!(
+            "Он работает от {}, наивный образ от {}.",
+            user(&prod.user, lang),
+            user(&naive.user, lang)
+        ),
+    });
+    let healthy = secs(prod.healthy_after, lang);
+    sentences.push(match (&prod.healthcheck, &naive.healthcheck, ru) {
+        (Some(check), None, false) => format!(
+            "Its HEALTHCHECK (`{check}`) reported healthy {healthy} after `docker run`; the naive image has none, \
+             so Docker cannot tell a hung service from a working one."
+        ),
+        (Some(check), None, true) => format!(
+            "Его HEALTHCHECK (`{check}`) сообщил healthy через {healthy} после `docker run`; у наивного образа \
+             проверки нет, и Docker не отличит зависший сервис от работающего."
+        ),
+        (Some(check), Some(_), false) => {
+            format!("Both declare a HEALTHCHECK; ours (`{check}`) was healthy after {healthy}.")
+        }
+        (Some(check), Some(_), true) => {
+            format!("HEALTHCHECK есть у обоих; наш (`{check}`) стал healthy через {healthy}.")
+        }
+        (None, _, _) => lang
+            .pick(
+                "The production image declares no HEALTHCHECK.",
+                "В production-образе нет HEALTHCHECK.",
+            )
+            .to_owned(),
     });
     if let (Some(p), Some(n)) = (prod.first_answer, naive.first_answer) {
-        sentences.push(format!(
-            "It answered its first request {} after `docker run`, {} the naive image ({}).",
-            secs(Some(p)),
-            compared(p, n, "faster", "slower"),
-            secs(Some(n))
-        ));
+        let (p_secs, n_secs, than) = (
+            secs(Some(p), lang),
+            secs(Some(n), lang),
+            compared(p, n, lang),
+        );
+        sentences.push(if ru {
+            format!("Он ответил на первый запрос через {p_secs} после `docker run`, {than} наивный образ ({n_secs}).")
+        } else {
+            format!("It answered its first request {p_secs} after `docker run`, {than} the naive image ({n_secs}).")
+        });
     }
     if let (Some((p, p_code)), Some((n, n_code))) = (prod.stop, naive.stop) {
-        sentences.push(format!(
-            "`docker stop` took {} with exit code {p_code}, against {} with exit code {n_code} for the naive image{}.",
-            secs(Some(p)),
-            secs(Some(n)),
-            if n_code == 137 { ", which ignored SIGTERM and had to be killed" } else { "" }
-        ));
+        let (p_secs, n_secs) = (secs(Some(p), lang), secs(Some(n), lang));
+        let killed = n_code == 137;
+        sentences.push(if ru {
+            format!(
+                "`docker stop` занял {p_secs} с кодом выхода {p_code}, у наивного образа {n_secs} с кодом {n_code}{}.",
+                if killed { ": он проигнорировал SIGTERM, и его пришлось убить" } else { "" }
+            )
+        } else {
+            format!(
+                "`docker stop` took {p_secs} with exit code {p_code}, against {n_secs} with exit code {n_code} for the naive image{}.",
+                if killed { ", which ignored SIGTERM and had to be killed" } else { "" }
+            )
+        });
     }
     if let (Some(false), Some(true)) = (prod.has_shell, naive.has_shell) {
         sentences.push(
-            "There is no shell in the production image (`docker exec ... sh` fails), while the naive image hands \
-             an intruder a full Debian userland."
-                .to_owned(),
+            lang.pick(
+                "There is no shell in the production image (`docker exec ... sh` fails), while the naive image hands \
+                 an intruder a full Debian userland.",
+                "В production-образе нет shell (`docker exec ... sh` не работает), а наивный образ даёт \
+                 взломщику всю пользовательскую среду Debian.",
+            )
+            .to_owned(),
         );
     }
-    sentences.push(format!(
-        "On the lab's criteria the production image passes {}/{}, the naive one {}/{}.",
-        prod.lab_passed, prod.lab_applicable, naive.lab_passed, naive.lab_applicable
-    ));
+    sentences.push(if ru {
+        format!(
+            "По критериям лабораторной production-образ проходит {}/{}, наивный {}/{}.",
+            prod.lab_passed, prod.lab_applicable, naive.lab_passed, naive.lab_applicable
+        )
+    } else {
+        format!(
+            "On the lab's criteria the production image passes {}/{}, the naive one {}/{}.",
+            prod.lab_passed, prod.lab_applicable, naive.lab_passed, naive.lab_applicable
+        )
+    });
     sentences
 }
 
-/// The report as Markdown.
-fn markdown(grade: &Grade, naive: &Grade, history: &str) -> String {
+/// What the report is written from: both grades and the image's history.
+pub struct Measured {
+    pub grade: Grade,
+    pub naive: Grade,
+    pub history: String,
+}
+
+/// The report as Markdown, in `lang`.
+pub fn markdown(measured: &Measured, lang: Lang) -> String {
+    let Measured {
+        grade,
+        naive,
+        history,
+    } = measured;
     let (prod, naive_figures) = (Figures::of(grade), Figures::of(naive));
     let subject = &grade.evidence.subject;
     let mut md = String::new();
-    let _ = writeln!(md, "# Lab report: `{}`\n", subject.image);
     let _ = writeln!(
         md,
-        "Student: `{}`. Generated by `cargo xtask report`; every figure below was measured on this run's Docker engine.\n",
-        subject.seed.login
+        "# {}: `{}`\n",
+        lang.pick("Lab report", "Отчёт по лабораторной работе"),
+        subject.image
     );
-    let _ = writeln!(md, "**{}**\n", output::verdict(grade, false));
     let _ = writeln!(
         md,
-        "## Criteria\n\n| criterion | id | result | measured | see it yourself |\n|---|---|---|---|---|"
+        "{}: `{}`. {}\n",
+        lang.pick("Student", "Студент"),
+        subject.seed.login,
+        lang.pick(
+            "Generated by `cargo xtask report`; every figure below was measured on this run's Docker engine.",
+            "Отчёт создан командой `cargo xtask report`; все цифры ниже измерены в этом запуске на Docker Engine."
+        )
     );
-    for o in &grade.outcomes {
-        let result = match o.status {
-            Status::Pass => "pass",
-            Status::Fail => "**FAIL**",
-            Status::NotApplicable => "n/a",
-        };
-        let lab = if o.lab { "" } else { " (beyond the lab)" };
-        let _ = writeln!(
-            md,
-            "| {}{lab} | `{}` | {result} | {} | `{}` |",
-            o.criterion.replace('|', "\\|"),
-            o.id,
-            o.value.replace('|', "\\|"),
-            o.command.replace('|', "\\|")
-        );
-    }
+    let _ = writeln!(md, "**{}**\n", output::verdict(grade, false, lang));
     let _ = writeln!(
         md,
-        "\n## Image history\n\n`docker history {}`:\n\n```\n{}\n```\n",
+        "## {}\n\n{}",
+        lang.pick("Criteria", "Критерии"),
+        output::markdown(grade, lang)
+    );
+    let _ = writeln!(
+        md,
+        "\n## {}\n\n`docker history {}`:\n\n```\n{}\n```\n",
+        lang.pick("Image history", "История образа"),
         subject.image,
         history.trim_end()
     );
-    let _ = writeln!(md, "## Production versus naive build\n");
     let _ = writeln!(
         md,
-        "The naive build is `Dockerfile.naive`: one stage on the full toolchain image, root user, no healthcheck.\n"
+        "## {}\n\n{}\n",
+        lang.pick(
+            "Production versus naive build",
+            "Production-образ и наивная сборка"
+        ),
+        lang.pick(
+            "The naive build is `Dockerfile.naive`: one stage on the full toolchain image, root user, no healthcheck.",
+            "Наивная сборка — `Dockerfile.naive`: одна стадия на полном образе с инструментарием, пользователь root, без healthcheck."
+        )
     );
-    let _ = writeln!(md, "| | production | naive |\n|---|---|---|");
-    let rows: [(&str, String, String); 8] = [
+    let _ = writeln!(
+        md,
+        "| | production | {} |\n|---|---|---|",
+        lang.pick("naive", "наивная")
+    );
+    let none = || lang.pick("none", "нет").to_owned();
+    let exit_code = |stop: Option<(Duration, i64)>| stop.map_or("-".into(), |s| s.1.to_string());
+    let rows: [(&str, &str, String, String); 8] = [
         (
             "image size",
-            mb(prod.size_bytes),
-            mb(naive_figures.size_bytes),
+            "размер образа",
+            mb(prod.size_bytes, lang),
+            mb(naive_figures.size_bytes, lang),
         ),
         (
             "layers",
+            "слоёв",
             prod.layers.to_string(),
             naive_figures.layers.to_string(),
         ),
-        ("user", user(&prod.user), user(&naive_figures.user)),
+        (
+            "user",
+            "пользователь",
+            user(&prod.user, lang),
+            user(&naive_figures.user, lang),
+        ),
         (
             "healthcheck",
-            prod.healthcheck.clone().unwrap_or_else(|| "none".into()),
-            naive_figures
-                .healthcheck
-                .clone()
-                .unwrap_or_else(|| "none".into()),
+            "healthcheck",
+            prod.healthcheck.clone().unwrap_or_else(none),
+            naive_figures.healthcheck.clone().unwrap_or_else(none),
         ),
         (
             "`docker run` to first answer",
-            secs(prod.first_answer),
-            secs(naive_figures.first_answer),
+            "от `docker run` до первого ответа",
+            secs(prod.first_answer, lang),
+            secs(naive_figures.first_answer, lang),
         ),
         (
             "`docker stop` time",
-            secs(prod.stop.map(|s| s.0)),
-            secs(naive_figures.stop.map(|s| s.0)),
+            "время `docker stop`",
+            secs(prod.stop.map(|s| s.0), lang),
+            secs(naive_figures.stop.map(|s| s.0), lang),
         ),
         (
             "exit code after `docker stop`",
-            prod.stop.map_or("-".into(), |s| s.1.to_string()),
-            naive_figures.stop.map_or("-".into(), |s| s.1.to_string()),
+            "код выхода после `docker stop`",
+            exit_code(prod.stop),
+            exit_code(naive_figures.stop),
         ),
         (
             "lab criteria passed",
+            "пройдено критериев",
             format!("{}/{}", prod.lab_passed, prod.lab_applicable),
             format!(
                 "{}/{}",
@@ -258,20 +369,24 @@ fn markdown(grade: &Grade, naive: &Grade, history: &str) -> String {
             ),
         ),
     ];
-    for (name, p, n) in rows {
-        let _ = writeln!(md, "| {name} | {p} | {n} |");
+    for (en, ru, p, n) in rows {
+        let _ = writeln!(md, "| {} | {p} | {n} |", lang.pick(en, ru));
     }
     let _ = writeln!(
         md,
-        "\n## Why the production image is better\n\n{}",
-        discussion(&prod, &naive_figures).join(" ")
+        "\n## {}\n\n{}",
+        lang.pick(
+            "Why the production image is better",
+            "Почему production-образ лучше"
+        ),
+        discussion(&prod, &naive_figures, lang).join(" ")
     );
     md
 }
 
-/// Grades the image and the naive build, and writes the report.
-pub fn run(args: &Args) -> Result<()> {
-    let subject = args.target.prepare()?;
+/// Grades the image and the naive build (removed again afterwards).
+pub fn measure(target: &Target) -> Result<Measured> {
+    let subject = target.prepare()?;
     let history = docker::run(&[
         "history",
         "--format",
@@ -288,12 +403,23 @@ pub fn run(args: &Args) -> Result<()> {
         image: naive_image.reference.clone(),
         seed: subject.seed.clone(),
         dockerfile: Some(project_root().join("Dockerfile.naive")),
+        port: subject.port,
     })?;
-    std::fs::write(&args.output, markdown(&grade, &naive, &history))
+    Ok(Measured {
+        grade,
+        naive,
+        history,
+    })
+}
+
+/// Measures, and writes the report.
+pub fn run(args: &Args) -> Result<()> {
+    let measured = measure(&args.target)?;
+    std::fs::write(&args.output, markdown(&measured, args.lang))
         .with_context(|| format!("cannot write {}", args.output.display()))?;
     eprintln!(
         "{}\nreport written to {}",
-        output::verdict(&grade, false),
+        output::verdict(&measured.grade, false, args.lang),
         args.output.display()
     );
     Ok(())

@@ -7,7 +7,8 @@ use std::process::{Command, ExitCode};
 use anyhow::{Result, bail};
 
 use crate::docker::{self, Build, Image};
-use crate::grading::{self, Grade, Subject, output};
+use crate::grading::output::{self, Lang};
+use crate::grading::{self, Grade, Subject};
 use crate::project_root;
 use crate::seed::Seed;
 
@@ -30,6 +31,10 @@ pub struct Target {
     /// pinned-base and dockerignore checks.
     #[arg(long, value_name = "PATH")]
     pub dockerfile: Option<PathBuf>,
+    /// The port the app listens on in the container [default: the image's
+    /// one EXPOSEd port, else 8000].
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -74,6 +79,7 @@ impl Target {
                 image: image.clone(),
                 seed,
                 dockerfile: self.dockerfile.clone(),
+                port: self.port,
             });
         }
         let image = build_production_image(&seed, "Dockerfile", &seed.image_name())?.keep();
@@ -81,6 +87,7 @@ impl Target {
             image: image.reference.clone(),
             seed,
             dockerfile: Some(project_root().join("Dockerfile")),
+            port: self.port,
         })
     }
 }
@@ -125,7 +132,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             std::fs::write(path, &text)?;
             eprintln!(
                 "{}\nwritten to {}",
-                output::verdict(&grade, args.strict),
+                output::verdict(&grade, args.strict, Lang::En),
                 path.display()
             );
         }

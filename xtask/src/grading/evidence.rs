@@ -1,12 +1,19 @@
 //! Gathers, on the real engine, everything the checks judge: the image's
-//! metadata and history, and what three containers of it did.
+//! metadata and history, and what its containers did.
 //!
-//! Containers, all started from the same image ID:
+//! The lab's way first: three containers of the image ID, started together
+//! in a [`Sandbox`]:
 //! - `lab`: the lab's own flags (`--read-only -e ROCKET_SIZE=... -p ...`) plus
 //!   a random `SECRET`; it answers `/`, `/health`, `/proof`, must become
 //!   healthy, shows its UIDs, is probed for a shell, and finally gets `docker stop`;
 //! - `second`: the same flags with another `ROCKET_SIZE`;
 //! - `hardened`: `--cap-drop ALL --security-opt no-new-privileges` too.
+//!
+//! One mistake costs one criterion: when the `--read-only` lab container
+//! does not answer, `read-only` fails and the three are started again
+//! without `--read-only`, and every other runtime criterion is judged on
+//! those. The app is probed on one port ([`Port`]): `--port`, else the
+//! image's one EXPOSEd port, else the lab's 8000.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -16,17 +23,23 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde_json::Value;
 
-use crate::docker::{self, Answer, Container, Run, Stopped};
+use super::sandbox::{self, Sandbox};
+use crate::docker::{self, Answer, Container, Process, Run, Stopped};
 use crate::seed::Seed;
 
 /// The port the lab's app listens on inside the container.
 pub const APP_PORT: u16 = 8000;
 /// Docker's default kill timeout for `docker stop`.
 pub const KILL_AFTER: Duration = Duration::from_secs(10);
-/// How long a container may take to answer its first request.
+/// A whole grading of one image ends within this, whatever the image does.
+pub const BUDGET: Duration = Duration::from_secs(120);
+/// How long a set of containers may take to answer its first request.
 const FIRST_ANSWER_WITHIN: Duration = Duration::from_secs(30);
-/// The longest wait for `healthy`, whatever the image's healthcheck timing.
-const HEALTHY_AT_MOST: Duration = Duration::from_secs(180);
+/// The longest `docker exec` of the shell probe.
+const EXEC_WITHIN: Duration = Duration::from_secs(5);
+/// Kept back from the budget for what follows the waits: the shell probe,
+/// `docker stop` (up to its kill) and removing the containers.
+const RESERVE: Duration = Duration::from_secs(25);
 
 /// What is being graded.
 #[derive(Debug, Clone)]
@@ -35,6 +48,8 @@ pub struct Subject {
     pub seed: Seed,
     /// The Dockerfile the image was built from, when known.
     pub dockerfile: Option<PathBuf>,
+    /// The port the app listens on, when the grader was told (`--port`).
+    pub port: Option<u16>,
 }
 
 /// A Dockerfile and what sits beside it.
@@ -45,8 +60,15 @@ pub struct DockerfileInfo {
     pub has_dockerignore: bool,
 }
 
+/// The container port the app is probed on, and why that one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Port {
+    pub number: u16,
+    pub why: String,
+}
+
 /// What one running container showed.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Observed {
     /// The `docker run` command, as a student would type it.
     pub command: String,
@@ -64,19 +86,28 @@ pub struct Evidence {
     /// `docker history --no-trunc`: every layer's creating command.
     pub history: Vec<String>,
     pub dockerfile: Option<DockerfileInfo>,
+    pub port: Port,
     pub secret: String,
     pub rocket_sizes: [String; 2],
+    /// The lab container run the lab's way, with `--read-only`.
+    pub read_only: Observed,
+    /// Whether the containers below ran with `--read-only` (they ran
+    /// without when the `--read-only` one did not answer).
+    pub judged_read_only: bool,
     pub lab: Observed,
     pub second: Observed,
     pub hardened: Observed,
+    /// Why the app never answered, when it did not: "no answer on port N ...".
+    pub unanswered: Option<String>,
     /// Time from `docker run` to `healthy`.
     pub healthy: Result<Duration, String>,
-    /// Host-side UIDs of the lab container's processes.
-    pub uids: Result<Vec<u32>, String>,
+    /// The lab container's processes (host-side UIDs), its PID 1 first.
+    pub processes: Result<Vec<Process>, String>,
     /// Whether `docker exec CONTAINER sh -c true` succeeded.
     pub has_shell: Result<bool, String>,
     pub stopped: Result<Stopped, String>,
-    pub lab_logs: String,
+    /// How long the grading took.
+    pub took: Duration,
 }
 
 /// A random lowercase word, for values an image cannot have guessed.
@@ -87,12 +118,13 @@ pub fn random_word(prefix: &str) -> String {
     format!("{prefix}{:016x}", hasher.finish())
 }
 
-fn lab_flags(image: &str, rocket_size: &str, secret: &str) -> Run {
+/// The lab's `docker run` flags, with the port and `SECRET` of this grading.
+fn lab_flags(image: &str, port: u16, rocket_size: &str, secret: &str, read_only: bool) -> Run {
     let mut run = Run::new(image)
         .env("ROCKET_SIZE", rocket_size)
         .env("SECRET", secret)
-        .publish(APP_PORT);
-    run.read_only = true;
+        .publish(port);
+    run.read_only = read_only;
     run
 }
 
@@ -104,7 +136,7 @@ fn text<T>(result: Result<T>) -> Result<T, String> {
     result.map_err(|error| format!("{error:#}"))
 }
 
-/// How long to wait for `healthy`: the image's own schedule, bounded.
+/// How long to wait for `healthy`: the image's own schedule.
 fn healthy_wait(inspect: &Value) -> Duration {
     let config = &inspect["Config"]["Healthcheck"];
     let nanos =
@@ -113,22 +145,61 @@ fn healthy_wait(inspect: &Value) -> Duration {
     let start_period = Duration::from_nanos(nanos("StartPeriod", 0));
     let timeout = Duration::from_nanos(nanos("Timeout", 30_000_000_000));
     let retries = u32::try_from(nanos("Retries", 3)).unwrap_or(3);
-    (start_period + (interval + timeout) * (retries + 1)).min(HEALTHY_AT_MOST)
+    start_period + (interval + timeout) * (retries + 1)
+}
+
+/// The port to probe: `given`, else the image's one exposed TCP port, else the lab's.
+pub fn choose_port(given: Option<u16>, inspect: &Value) -> Port {
+    if let Some(number) = given {
+        return Port {
+            number,
+            why: "given with --port".into(),
+        };
+    }
+    let mut exposed: Vec<&str> = inspect["Config"]["ExposedPorts"]
+        .as_object()
+        .map(|ports| ports.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    exposed.sort_unstable();
+    let tcp: Vec<u16> = exposed
+        .iter()
+        .filter_map(|port| port.strip_suffix("/tcp")?.parse().ok())
+        .collect();
+    match tcp[..] {
+        [number] => Port {
+            number,
+            why: format!("the image's one exposed port (EXPOSE {number})"),
+        },
+        [] => Port {
+            number: APP_PORT,
+            why: "the lab's port: the image exposes no TCP port".into(),
+        },
+        _ => Port {
+            number: APP_PORT,
+            why: format!(
+                "the lab's port: the image exposes several ({}), choose one with --port",
+                exposed.join(", ")
+            ),
+        },
+    }
 }
 
 impl Observed {
-    /// Waits for `container`'s first answer, then asks `/health` and `/proof`.
-    fn watch(run: &Run, container: &Container, image: &str) -> Self {
-        let first_answer = text(container.wait_answering("/", FIRST_ANSWER_WITHIN))
-            .map(|(_, answer)| (container.started.elapsed(), answer));
-        let (health, proof) = if first_answer.is_ok() {
-            (
+    /// Waits for `container`'s first answer until `answers_by`, then asks
+    /// `/health` and `/proof`.
+    fn watch(run: &Run, container: &Container, image: &str, answers_by: Instant) -> Self {
+        let port = run.publish.unwrap_or(APP_PORT);
+        let wait = answers_by.saturating_duration_since(Instant::now());
+        let first_answer = container
+            .wait_answering("/", wait)
+            .map(|(_, answer)| (container.started.elapsed(), answer))
+            .map_err(|error| format!("no answer on port {port}: {error:#}"));
+        let (health, proof) = match &first_answer {
+            Ok(_) => (
                 text(container.get("/health")),
                 text(container.get("/proof")),
-            )
-        } else {
-            let why = || Err("the container never answered".to_owned());
-            (why(), why())
+            ),
+            Err(why) => (Err(why.clone()), Err(why.clone())),
         };
         Observed {
             // The run names the image by ID (every run the same image); show its name.
@@ -137,6 +208,27 @@ impl Observed {
             health,
             proof,
         }
+    }
+}
+
+/// The lab's three containers of one image, on the same flags: the `lab`
+/// one still running, and what all three showed.
+struct Trio {
+    lab: Container,
+    observed: [Observed; 3],
+}
+
+impl Trio {
+    /// Starts `lab`, `second` and `hardened` together and waits (at most
+    /// until `answers_by`) for each to answer.
+    fn run(runs: [Run; 3], sandbox: &Sandbox, image: &str, answers_by: Instant) -> Result<Self> {
+        let runs = runs.map(|run| sandbox.confine(run));
+        let [lab, second, hardened] = [0, 1, 2].map(|i| runs[i].start());
+        let containers = [lab?, second?, hardened?];
+        let observed =
+            [0, 1, 2].map(|i| Observed::watch(&runs[i], &containers[i], image, answers_by));
+        let [lab, _second, _hardened] = containers;
+        Ok(Trio { lab, observed })
     }
 }
 
@@ -161,10 +253,12 @@ impl DockerfileInfo {
 }
 
 impl Evidence {
-    /// Runs the containers and collects everything; engine errors (no engine,
-    /// no such image) are errors, while what the image does wrong is evidence.
+    /// Runs the containers and collects everything, within [`BUDGET`];
+    /// engine errors (no engine, no such image) are errors, while what the
+    /// image does wrong is evidence.
     pub fn gather(subject: &Subject) -> Result<Self> {
         let started = Instant::now();
+        let deadline = started + BUDGET - RESERVE;
         let inspect = docker::inspect_image(&subject.image)?;
         let image_id = inspect["Id"]
             .as_str()
@@ -185,45 +279,77 @@ impl Evidence {
             .as_deref()
             .map(DockerfileInfo::read)
             .transpose()?;
+        let port = choose_port(subject.port, &inspect);
         let secret = random_word("secret-");
         let rocket_sizes = [random_word("Rocket"), random_word("Rocket")];
+        let trio_runs = |read_only: bool| {
+            let lab = lab_flags(&image_id, port.number, &rocket_sizes[0], &secret, read_only);
+            let second = lab_flags(&image_id, port.number, &rocket_sizes[1], &secret, read_only);
+            let hardened = Run {
+                hardened: true,
+                ..lab.clone()
+            };
+            [lab, second, hardened]
+        };
+        let answers_by = || (Instant::now() + FIRST_ANSWER_WITHIN).min(deadline);
 
+        let sandbox = Sandbox::create()?;
         progress(
             started,
-            "starting 3 containers: the lab's flags twice (two ROCKET_SIZE values), and hardened",
+            &format!(
+                "port {}: {}; sandbox: {}",
+                port.number,
+                port.why,
+                sandbox::shown()
+            ),
         );
-        let lab_run = lab_flags(&image_id, &rocket_sizes[0], &secret);
-        let second_run = lab_flags(&image_id, &rocket_sizes[1], &secret);
-        let hardened_run = Run {
-            hardened: true,
-            ..lab_run.clone()
-        };
-        let lab = lab_run.start()?;
-        let second = second_run.start()?;
-        let hardened = hardened_run.start()?;
-
-        progress(started, "waiting for answers on / (at most 30 s)");
-        let lab_observed = Observed::watch(&lab_run, &lab, &subject.image);
-        let second_observed = Observed::watch(&second_run, &second, &subject.image);
-        let hardened_observed = Observed::watch(&hardened_run, &hardened, &subject.image);
-        drop((second, hardened));
+        progress(
+            started,
+            "starting 3 containers with the lab's flags (--read-only; two ROCKET_SIZE values, one hardened too), \
+             waiting for answers on / (at most 30 s)",
+        );
+        let mut trio = Trio::run(trio_runs(true), &sandbox, &subject.image, answers_by())?;
+        let read_only = trio.observed[0].clone();
+        let judged_read_only = read_only.first_answer.is_ok();
+        if !judged_read_only {
+            progress(
+                started,
+                "the --read-only container did not answer: the other criteria are judged on 3 containers \
+                 without --read-only (at most 30 s)",
+            );
+            drop(trio);
+            trio = Trio::run(trio_runs(false), &sandbox, &subject.image, answers_by())?;
+        }
+        let Trio {
+            lab,
+            observed: [lab_observed, second, hardened],
+        } = trio;
+        let unanswered = lab_observed.first_answer.as_ref().err().cloned();
 
         let has_healthcheck = inspect["Config"]["Healthcheck"]["Test"]
             .as_array()
             .is_some_and(|test| !test.is_empty() && test[0] != "NONE");
         let healthy = if has_healthcheck {
-            let wait = healthy_wait(&inspect);
+            let wait =
+                healthy_wait(&inspect).min(deadline.saturating_duration_since(Instant::now()));
             progress(
                 started,
-                &format!("waiting for the healthcheck to report healthy (at most {wait:?})"),
+                &format!(
+                    "waiting for the healthcheck to report healthy (at most {:.0} s)",
+                    wait.as_secs_f64()
+                ),
             );
-            text(lab.wait_healthy(wait)).map(|_| lab.started.elapsed())
+            text(lab.wait_healthy(wait))
         } else {
             Err("the image has no HEALTHCHECK".to_owned())
         };
-        let uids = text(lab.process_uids());
+        let processes = if lab.is_running() {
+            text(lab.processes())
+        } else {
+            Err("the container had exited: no process to see".to_owned())
+        };
         let has_shell = text(
-            lab.exec(&["sh", "-c", "true"])
+            lab.exec_within(&["sh", "-c", "true"], EXEC_WITHIN)
                 .map(|out| out.status.success()),
         );
         progress(started, "docker stop (the kill comes after 10 s)");
@@ -232,23 +358,55 @@ impl Evidence {
         } else {
             Err("the container was no longer running".to_owned())
         };
-        let lab_logs = lab.logs();
+        drop(lab);
+        drop(sandbox);
         progress(started, "done");
         Ok(Evidence {
             subject: subject.clone(),
             inspect,
             history,
             dockerfile,
+            port,
             secret,
             rocket_sizes,
+            read_only,
+            judged_read_only,
             lab: lab_observed,
-            second: second_observed,
-            hardened: hardened_observed,
+            second,
+            hardened,
+            unanswered,
             healthy,
-            uids,
+            processes,
             has_shell,
             stopped,
-            lab_logs,
+            took: started.elapsed(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_port_is_given_else_the_one_exposed_else_the_labs() {
+        let image = |ports: Value| serde_json::json!({"Config": {"ExposedPorts": ports}});
+        assert_eq!(choose_port(Some(9000), &image(Value::Null)).number, 9000);
+        let one = choose_port(None, &image(serde_json::json!({"5000/tcp": {}})));
+        assert_eq!(one.number, 5000);
+        assert!(one.why.contains("EXPOSE 5000"), "{}", one.why);
+        assert_eq!(choose_port(None, &image(Value::Null)).number, APP_PORT);
+        let udp = choose_port(None, &image(serde_json::json!({"53/udp": {}})));
+        assert_eq!(udp.number, APP_PORT);
+        let several = choose_port(
+            None,
+            &image(serde_json::json!({"8080/tcp": {}, "5000/tcp": {}})),
+        );
+        assert_eq!(several.number, APP_PORT);
+        assert!(
+            several.why.contains("5000/tcp, 8080/tcp"),
+            "{}",
+            several.why
+        );
     }
 }

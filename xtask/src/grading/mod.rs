@@ -1,10 +1,12 @@
 //! Grading an image against the lab: [`evidence`] gathers on the engine,
-//! [`checks`] judges, [`output`] prints. `cargo xtask verify`, `report` and
+//! with every container confined by [`sandbox`], [`checks`] judges,
+//! [`output`] prints. `cargo xtask verify`, `report` and
 //! the end-to-end tests all go through [`grade`].
 
 pub mod checks;
 pub mod evidence;
 pub mod output;
+pub mod sandbox;
 
 use anyhow::Result;
 
@@ -33,11 +35,11 @@ impl Grade {
         self.outcomes.iter().find(|outcome| outcome.id == id)
     }
 
-    /// The ids of the checks that failed.
-    pub fn failed(&self) -> Vec<&'static str> {
+    /// The ids of the failed checks: the lab's criteria (`lab`) or the others.
+    pub fn failed(&self, lab: bool) -> Vec<&'static str> {
         self.outcomes
             .iter()
-            .filter(|o| o.status == Status::Fail)
+            .filter(|o| o.lab == lab && o.status == Status::Fail)
             .map(|o| o.id)
             .collect()
     }

@@ -7,28 +7,97 @@ use serde::Serialize;
 
 use super::{Grade, Status};
 
+/// The language of what is printed for people: the tooling speaks English,
+/// the course is taught in Russian.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Lang {
+    #[default]
+    En,
+    Ru,
+}
+
+impl Lang {
+    /// The words of this language.
+    pub fn pick<'a>(self, en: &'a str, ru: &'a str) -> &'a str {
+        match self {
+            Lang::En => en,
+            Lang::Ru => ru,
+        }
+    }
+}
+
 /// The one-line verdict.
-pub fn verdict(grade: &Grade, strict: bool) -> String {
+pub fn verdict(grade: &Grade, strict: bool, lang: Lang) -> String {
     let lab: Vec<_> = grade.outcomes.iter().filter(|o| o.lab).collect();
     let passed = lab.iter().filter(|o| o.status == Status::Pass).count();
     let applicable = lab
         .iter()
         .filter(|o| o.status != Status::NotApplicable)
         .count();
-    let failed = grade.failed();
+    let image = &grade.evidence.subject.image;
+    let (lab_failed, extra_failed) = (grade.failed(true), grade.failed(false));
+    let extras = if extra_failed.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; {} {}",
+            lang.pick("beyond the lab failed:", "вне лабораторной не пройдены:"),
+            extra_failed.join(", ")
+        )
+    };
     if grade.passed(strict) {
         format!(
-            "PASSED: {} meets the lab ({passed}/{applicable} criteria{})",
-            grade.evidence.subject.image,
+            "{} {image} {} ({passed}/{applicable} {}{}){extras}",
+            lang.pick("PASSED:", "ПРИНЯТО:"),
+            lang.pick("meets the lab", "выполняет лабораторную"),
+            lang.pick("criteria", "критериев"),
             if strict { ", strict" } else { "" }
+        )
+    } else if lab_failed.is_empty() {
+        format!(
+            "{} {image} {} ({passed}/{applicable}), {}{extras}",
+            lang.pick("FAILED (strict):", "НЕ ПРИНЯТО (strict):"),
+            lang.pick("meets the lab", "выполняет лабораторную"),
+            lang.pick("but", "но")
         )
     } else {
         format!(
-            "FAILED: {} ({passed}/{applicable} lab criteria passed; failed: {})",
-            grade.evidence.subject.image,
-            failed.join(", ")
+            "{} {image} ({passed}/{applicable} {}; {} {}){extras}",
+            lang.pick("FAILED:", "НЕ ПРИНЯТО:"),
+            lang.pick("lab criteria passed", "критериев пройдено"),
+            lang.pick("failed:", "не пройдены:"),
+            lab_failed.join(", ")
         )
     }
+}
+
+/// What the reader must know before the criteria, each said once: the port
+/// probed and why, and why several runtime criteria share one cause.
+pub fn notes(grade: &Grade) -> Vec<String> {
+    let evidence = &grade.evidence;
+    let mut notes = vec![format!(
+        "probed on container port {}: {}",
+        evidence.port.number, evidence.port.why
+    )];
+    if let Some(why) = &evidence.unanswered {
+        let unanswered: Vec<&str> = grade
+            .outcomes
+            .iter()
+            .filter(|o| o.status == Status::Fail && o.detail.starts_with(why.as_str()))
+            .map(|o| o.id)
+            .collect();
+        notes.push(format!(
+            "the app never answered, so {} fail for this one reason: {why}. \
+             If it listens on another port, give it with --port N",
+            unanswered.join(", ")
+        ));
+    } else if !evidence.judged_read_only {
+        notes.push(format!(
+            "the image does not answer with --read-only: the other runtime criteria were {}",
+            super::checks::WITHOUT_READ_ONLY
+        ));
+    }
+    notes
 }
 
 fn mark(status: Status) -> &'static str {
@@ -45,6 +114,9 @@ pub fn table(grade: &Grade, strict: bool) -> String {
     let width = |f: fn(&super::Outcome) -> usize| grade.outcomes.iter().map(f).max().unwrap_or(0);
     let id_width = width(|o| o.id.len());
     let value_width = width(|o| o.value.chars().count()).min(40);
+    for note in notes(grade) {
+        let _ = writeln!(out, "note: {note}");
+    }
     for (title, lab) in [
         ("Lab criteria", true),
         ("Beyond the lab (count with --strict)", false),
@@ -63,14 +135,49 @@ pub fn table(grade: &Grade, strict: bool) -> String {
             let _ = writeln!(out, "        {:<id_width$}  $ {}", "", o.command);
         }
     }
-    let _ = writeln!(out, "\n{}", verdict(grade, strict));
+    let _ = writeln!(out, "\n{}", verdict(grade, strict, Lang::En));
     out
+}
+
+/// A Markdown table: criterion, id, result, measured value, the command to see it.
+pub fn markdown(grade: &Grade, lang: Lang) -> String {
+    let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
+    let mut md = format!(
+        "| {} | id | {} | {} | {} |\n|---|---|---|---|---|\n",
+        lang.pick("criterion", "критерий"),
+        lang.pick("result", "результат"),
+        lang.pick("measured", "измерено"),
+        lang.pick("see it yourself", "проверить самому")
+    );
+    for o in &grade.outcomes {
+        let result = match o.status {
+            Status::Pass => lang.pick("pass", "пройден"),
+            Status::Fail => lang.pick("**FAIL**", "**НЕ ПРОЙДЕН**"),
+            Status::NotApplicable => lang.pick("n/a", "н/п"),
+        };
+        let beyond = match (o.lab, lang) {
+            (true, _) => "",
+            (false, Lang::En) => " (beyond the lab)",
+            (false, Lang::Ru) => " (вне лабораторной)",
+        };
+        let _ = writeln!(
+            md,
+            "| {}{beyond} | `{}` | {result} | {} | `{}` |",
+            cell(lang.pick(o.criterion, o.criterion_ru)),
+            o.id,
+            cell(lang.pick(&o.value, &o.value_ru)),
+            cell(&o.command)
+        );
+    }
+    md
 }
 
 #[derive(Serialize)]
 struct JsonGrade<'a> {
     image: &'a str,
     passed: bool,
+    port: u16,
+    notes: Vec<String>,
     checks: Vec<JsonCheck<'a>>,
 }
 
@@ -85,11 +192,13 @@ struct JsonCheck<'a> {
     command: &'a str,
 }
 
-/// Exactly one JSON object: `{"image", "passed", "checks": [...]}`.
+/// Exactly one JSON object: `{"image", "passed", "port", "notes": [...], "checks": [...]}`.
 pub fn json(grade: &Grade, strict: bool) -> String {
     let report = JsonGrade {
         image: &grade.evidence.subject.image,
         passed: grade.passed(strict),
+        port: grade.evidence.port.number,
+        notes: notes(grade),
         checks: grade
             .outcomes
             .iter()

@@ -1,0 +1,16 @@
+# Two good stages, but no USER: the service runs as root. Fails non-root only.
+FROM image-lab-test/python:3.11-slim AS deps
+WORKDIR /app
+COPY requirements.txt .
+RUN python -m venv /venv && /venv/bin/pip install --no-cache-dir -r requirements.txt
+
+FROM image-lab-test/python:3.11-slim
+ARG LAB_LOGIN
+ARG LAB_TOKEN
+LABEL org.lab.login=$LAB_LOGIN org.lab.token=$LAB_TOKEN
+ENV LAB_LOGIN=$LAB_LOGIN LAB_TOKEN=$LAB_TOKEN
+COPY --from=deps /venv /venv
+COPY app.py healthcheck.py /app/
+WORKDIR /app
+HEALTHCHECK --interval=3s CMD ["/venv/bin/python", "healthcheck.py"]
+CMD ["/venv/bin/gunicorn", "--bind", "0.0.0.0:8000", "--worker-tmp-dir", "/dev/shm", "app:app"]

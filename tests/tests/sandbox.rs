@@ -1,0 +1,431 @@
+//! The grader's sandbox against hostile images of our own
+//! (`tests/hostile/`): a fork bomb, one that fills memory, one that accepts
+//! connections and never answers, one that prints without end. Each is
+//! bounded by itself too (1,000 processes, 2 GB, 100 s of printing), so a
+//! sandbox bug cannot take the machine down.
+//!
+//! Nothing here sends traffic beyond this machine: "no way out" is read from
+//! the network's settings, the host's NAT table and the container's routes.
+//! The trials run one at a time (the last one checks that nothing is left).
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use e2e::ensure;
+use libtest_mimic::{Arguments, Failed};
+use serde_json::Value;
+use xtask::builder_image;
+use xtask::docker::{self, Build, Container, Image, Run};
+use xtask::grading::evidence::BUDGET;
+use xtask::grading::sandbox::{self, Sandbox};
+use xtask::grading::{self, Subject};
+use xtask::seed::Seed;
+
+const MODES: [&str; 4] = ["fork", "memory", "silent", "flood"];
+const TOKEN: &str = "0123456789abcdef";
+
+/// The hostile images, by mode.
+struct Fixture {
+    images: Vec<(&'static str, Image)>,
+}
+
+impl Fixture {
+    fn build() -> anyhow::Result<Self> {
+        builder_image::python_base()?;
+        let mut images = Vec::new();
+        for mode in MODES {
+            images.push((
+                mode,
+                docker::build(&Build {
+                    context: xtask::project_root().join("tests/hostile"),
+                    dockerfile: None,
+                    tag: format!("hostile-{mode}/image-lab:01234567"),
+                    build_args: vec![
+                        ("MODE".into(), mode.into()),
+                        ("LAB_LOGIN".into(), format!("hostile-{mode}")),
+                        ("LAB_TOKEN".into(), TOKEN.into()),
+                    ],
+                })?,
+            ));
+        }
+        Ok(Fixture { images })
+    }
+
+    fn image(&self, mode: &str) -> &str {
+        &self
+            .images
+            .iter()
+            .find(|(m, _)| *m == mode)
+            .expect("a hostile mode")
+            .1
+            .reference
+    }
+
+    /// A container of the `mode` image in `sandbox`, confined as a grading's are.
+    fn start(&self, mode: &str, sandbox: &Sandbox) -> Result<Container, Failed> {
+        sandbox
+            .confine(Run::new(self.image(mode)).publish(8000))
+            .start()
+            .map_err(|e| format!("{e:#}").into())
+    }
+}
+
+fn docker_json(args: &[&str]) -> Result<Value, Failed> {
+    let text = docker::run(args).map_err(|e| format!("{e:#}"))?;
+    let all: Vec<Value> = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    all.into_iter().next().ok_or_else(|| "no object".into())
+}
+
+/// Polls `probe` (every 50 ms, at most `within`) until it gives a value.
+fn wait_until<T>(
+    within: Duration,
+    what: &str,
+    probe: impl FnMut() -> Option<T>,
+) -> Result<T, Failed> {
+    docker::wait_for(within, probe).ok_or_else(|| format!("{what} within {within:?}").into())
+}
+
+/// Limits, a network without NAT, a route only to the grader, a port on
+/// 127.0.0.1 only: read from the engine, the host and the container.
+fn a_confined_container_has_no_way_out(fx: &Fixture) -> Result<(), Failed> {
+    let sandbox = Sandbox::create().map_err(|e| format!("{e:#}"))?;
+    let container = fx.start("silent", &sandbox)?;
+    let inspect = container.inspect().map_err(|e| format!("{e:#}"))?;
+    let host = &inspect["HostConfig"];
+    let limits = [
+        ("Memory", host["Memory"].clone(), Value::from(512u64 << 20)),
+        (
+            "MemorySwap",
+            host["MemorySwap"].clone(),
+            Value::from(512u64 << 20),
+        ),
+        ("PidsLimit", host["PidsLimit"].clone(), Value::from(256)),
+        (
+            "NanoCpus",
+            host["NanoCpus"].clone(),
+            Value::from(1_000_000_000u64),
+        ),
+        (
+            "LogConfig.Type",
+            host["LogConfig"]["Type"].clone(),
+            Value::from("json-file"),
+        ),
+        (
+            "max-size",
+            host["LogConfig"]["Config"]["max-size"].clone(),
+            Value::from("1m"),
+        ),
+        (
+            "max-file",
+            host["LogConfig"]["Config"]["max-file"].clone(),
+            Value::from("1"),
+        ),
+    ];
+    for (name, got, wanted) in limits {
+        ensure(got == wanted, || {
+            format!("HostConfig {name} = {got}, expected {wanted}")
+        })?;
+    }
+    let bindings = host["PortBindings"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    ensure(
+        bindings
+            .values()
+            .flat_map(|b| b.as_array().cloned().unwrap_or_default())
+            .all(|b| b["HostIp"] == "127.0.0.1"),
+        || format!("a port is published beyond 127.0.0.1: {bindings:?}"),
+    )?;
+    let networks = inspect["NetworkSettings"]["Networks"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    ensure(networks.len() == 1, || {
+        format!("on networks {:?}", networks.keys())
+    })?;
+    let (name, attachment) = networks.iter().next().expect("one network");
+    let network = docker_json(&["network", "inspect", name])?;
+    for option in sandbox::NETWORK_OPTIONS {
+        let (key, value) = option.split_once('=').expect("KEY=VALUE");
+        ensure(network["Options"][key] == value, || {
+            format!("network {name}: {key} = {}", network["Options"][key])
+        })?;
+    }
+    let subnet = network["IPAM"]["Config"][0]["Subnet"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let gateway = attachment["Gateway"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    // No NAT rule: the host masquerades nothing from this subnet.
+    let nat = std::process::Command::new("iptables")
+        .args(["-t", "nat", "-S", "POSTROUTING"])
+        .output()
+        .map_err(|e| {
+            format!("cannot run iptables (needed to read the NAT table; run as root): {e}")
+        })?;
+    ensure(nat.status.success(), || {
+        format!(
+            "iptables -t nat -S POSTROUTING failed (run as root): {}",
+            String::from_utf8_lossy(&nat.stderr)
+        )
+    })?;
+    let nat = String::from_utf8_lossy(&nat.stdout);
+    ensure(
+        !nat.lines()
+            .any(|rule| rule.contains(&format!("-s {subnet}")) && rule.contains("MASQUERADE")),
+        || format!("the host masquerades {subnet}:\n{nat}"),
+    )?;
+    // The container's routes: its one interface, and a default route to the
+    // bridge (the grader's side), nothing else.
+    let routes = container
+        .exec(&["cat", "/proc/net/route"])
+        .map_err(|e| format!("{e:#}"))?;
+    let routes = String::from_utf8_lossy(&routes.stdout).into_owned();
+    let gateways: Vec<String> = routes
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_whitespace().nth(2))
+        .filter(|hex| *hex != "00000000")
+        .filter_map(|hex| u32::from_str_radix(hex, 16).ok())
+        .map(|raw| std::net::Ipv4Addr::from(raw.to_le_bytes()).to_string())
+        .collect();
+    ensure(gateways == [gateway.clone()], || {
+        format!("routes via {gateways:?}, expected only the bridge {gateway}:\n{routes}")
+    })?;
+    ensure(
+        routes.lines().skip(1).all(|l| l.starts_with("eth0")),
+        || format!("routes:\n{routes}"),
+    )
+}
+
+/// The fork bomb asks for 1,000 processes and gets at most 256 (itself included).
+fn a_fork_bomb_gets_256_processes(fx: &Fixture) -> Result<(), Failed> {
+    let sandbox = Sandbox::create().map_err(|e| format!("{e:#}"))?;
+    let container = fx.start("fork", &sandbox)?;
+    let line = wait_until(
+        Duration::from_secs(60),
+        "the fork bomb said how many it started",
+        || {
+            container
+                .logs()
+                .lines()
+                .find(|l| l.starts_with("started "))
+                .map(str::to_owned)
+        },
+    )?;
+    let started: u32 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(u32::MAX);
+    ensure(started < 256, || {
+        format!("{line}: the pids limit did not hold")
+    })
+}
+
+/// The flood prints megabytes a second; its log stays at most 1 MB.
+fn a_flood_keeps_a_log_of_1_mb(fx: &Fixture) -> Result<(), Failed> {
+    let sandbox = Sandbox::create().map_err(|e| format!("{e:#}"))?;
+    let container = fx.start("flood", &sandbox)?;
+    // Each line is about 1 kB and numbered: line 20,000 means 20 MB printed.
+    let last_number = || {
+        docker::run(&["logs", "--tail", "1", &container.name])
+            .ok()?
+            .split_whitespace()
+            .next()?
+            .parse::<u64>()
+            .ok()
+    };
+    wait_until(Duration::from_secs(60), "20 MB printed", || {
+        last_number().filter(|n| *n > 20_000)
+    })?;
+    let kept = container.logs().len();
+    ensure(kept <= 1 << 20, || format!("the log kept {kept} bytes"))
+}
+
+/// Each hostile image is graded within the budget, failing what it fails;
+/// the engine keeps answering meanwhile; nothing is left behind.
+fn hostile_images_are_graded_within_the_budget(fx: &Fixture) -> Result<(), Failed> {
+    // Runs nothing the image decides: times `docker version` once a second.
+    let done = Arc::new(AtomicBool::new(false));
+    let slowest = Arc::new(Mutex::new(Duration::ZERO));
+    let watcher = {
+        let (done, slowest) = (Arc::clone(&done), Arc::clone(&slowest));
+        thread::spawn(move || {
+            while !done.load(Ordering::SeqCst) {
+                let started = Instant::now();
+                let _ = docker::ensure_engine();
+                let took = started.elapsed();
+                let mut slowest = slowest.lock().unwrap_or_else(|e| e.into_inner());
+                *slowest = (*slowest).max(took);
+                drop(slowest);
+                thread::sleep(Duration::from_secs(1));
+            }
+        })
+    };
+    // Two at a time, as `grade --jobs 2` would.
+    let results: Vec<Result<Graded, String>> = thread::scope(|scope| {
+        let handles: Vec<_> = fx
+            .images
+            .chunks(2)
+            .map(|pair| {
+                scope.spawn(move || {
+                    pair.iter()
+                        .map(|(mode, image)| Graded::of(mode, image))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a grading thread"))
+            .collect()
+    });
+    done.store(true, Ordering::SeqCst);
+    let _ = watcher.join();
+    let mut problems = Vec::new();
+    for graded in results {
+        let graded = match graded {
+            Ok(graded) => graded,
+            Err(error) => {
+                problems.push(error);
+                continue;
+            }
+        };
+        let Graded {
+            mode,
+            took,
+            failed,
+            read_only,
+        } = graded;
+        eprintln!(
+            "  {mode}: graded in {:.1} s, failed {failed:?}",
+            took.as_secs_f64()
+        );
+        if took > BUDGET {
+            problems.push(format!("{mode}: took {took:?}, over the {BUDGET:?} budget"));
+        }
+        // Labelled and non-root, no HEALTHCHECK, never answering: the rest
+        // fails. The memory hog dies of its limit, the others are killed by
+        // `docker stop` (a Python PID 1 ignores SIGTERM).
+        let expected = [
+            "healthcheck",
+            "sigterm",
+            "read-only",
+            "env-config",
+            "proof",
+            "health",
+        ];
+        if failed != expected {
+            problems.push(format!("{mode}: failed {failed:?}, expected {expected:?}"));
+        }
+        if mode == "memory" && !read_only.contains("was killed for going over its memory limit") {
+            problems.push(format!(
+                "memory: the read-only detail does not name the limit: {read_only}"
+            ));
+        }
+    }
+    let slowest = *slowest.lock().unwrap_or_else(|e| e.into_inner());
+    eprintln!(
+        "  slowest `docker version` meanwhile: {:.2} s",
+        slowest.as_secs_f64()
+    );
+    if slowest > Duration::from_secs(5) {
+        problems.push(format!(
+            "the engine took {slowest:?} to answer `docker version` meanwhile"
+        ));
+    }
+    let left: Vec<String> = [
+        ("container", "name=labcheck"),
+        ("network", "name=image-lab-grading"),
+    ]
+    .iter()
+    .flat_map(|(kind, filter)| {
+        docker::list(kind, filter)
+            .unwrap_or_default()
+            .into_iter()
+            .map(move |id| format!("{kind} {id}"))
+    })
+    .collect();
+    if !left.is_empty() {
+        problems.push(format!("left behind: {left:?}"));
+    }
+    ensure(problems.is_empty(), || problems.join("\n"))
+}
+
+/// A hostile image's grade: how long it took, what failed, and why `read-only` did.
+struct Graded {
+    mode: &'static str,
+    took: Duration,
+    failed: Vec<&'static str>,
+    read_only: String,
+}
+
+impl Graded {
+    fn of(mode: &'static str, image: &Image) -> Result<Self, String> {
+        let started = Instant::now();
+        let grade = grading::grade(&Subject {
+            image: image.reference.clone(),
+            seed: Seed::from_parts(&format!("hostile-{mode}"), TOKEN).map_err(|e| e.to_string())?,
+            dockerfile: None,
+            port: None,
+        })
+        .map_err(|e| format!("{mode}: not graded: {e:#}"))?;
+        Ok(Graded {
+            mode,
+            took: started.elapsed(),
+            failed: grade.failed(true),
+            read_only: grade
+                .outcome("read-only")
+                .map(|o| o.detail.clone())
+                .unwrap_or_default(),
+        })
+    }
+}
+
+const CHECKS: &[(&str, e2e::CheckFn<Fixture>)] = &[
+    (
+        "a confined container has limits and no way out",
+        a_confined_container_has_no_way_out,
+    ),
+    (
+        "a fork bomb gets fewer than 256 processes",
+        a_fork_bomb_gets_256_processes,
+    ),
+    (
+        "an image printing without end keeps a log of at most 1 MB",
+        a_flood_keeps_a_log_of_1_mb,
+    ),
+    (
+        "hostile images are graded within the budget, leaving nothing",
+        hostile_images_are_graded_within_the_budget,
+    ),
+];
+
+fn main() -> ExitCode {
+    let mut args = Arguments::from_args();
+    // One at a time: the last trial checks that no grading left anything.
+    args.test_threads = Some(1);
+    let checks = e2e::table(CHECKS);
+    let (mut code, fixture) = e2e::run(&args, "the hostile images", Fixture::build, checks);
+    if let Some(fx) = fixture {
+        let images: Vec<String> = fx.images.iter().map(|(_, i)| i.reference.clone()).collect();
+        drop(fx);
+        let left: Vec<&String> = images
+            .iter()
+            .filter(|i| docker::image_id(i).ok().flatten().is_some())
+            .collect();
+        if !left.is_empty() {
+            eprintln!("error: images left behind: {left:?}");
+            code = ExitCode::FAILURE;
+        }
+    }
+    code
+}
