@@ -35,20 +35,12 @@ RUN mkdir -p /out/etc \
  && printf 'app:x:10001:\n' > /out/etc/group \
  && touch -d @0 /out/etc/passwd /out/etc/group /out/etc
 
-# The workspace manifest and lock file: --locked below builds exactly the versions in Cargo.lock.
+# The workspace manifest and lock file (the service's alone: the tooling is a workspace of its own, never copied
+# here, so editing it invalidates nothing): --locked below builds exactly the versions in Cargo.lock.
 COPY Cargo.toml Cargo.lock ./
 
 # Cargo's project configuration, so the build sees the same settings as a local one.
 COPY .cargo/ .cargo/
-
-# Cargo loads every workspace member even for -p service: the tooling (small; not compiled)...
-COPY xtask/ xtask/
-
-# ...the end-to-end tests (not compiled either)...
-COPY tests/ tests/
-
-# ...and the benchmark peer (not compiled either).
-COPY bench/bare-actix/ bench/bare-actix/
 
 # The service's sources, last: editing them invalidates only the compile step below.
 COPY service/ service/

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use xtask::{bench, builder_image, grade, report, verify};
+use xtask::{bench, builder_image, grade, report, test, verify};
 
 /// Build tooling for the image lab service.
 #[derive(Parser)]
@@ -28,6 +28,8 @@ enum Task {
     Report(report::Args),
     /// Measure the service and its image against the Python originals.
     Bench(bench::Args),
+    /// Check everything CI checks: formatting, lints and tests of both workspaces.
+    Test,
 }
 
 fn main() -> ExitCode {
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Task::Grade(args) => grade::run(&args).map(|()| ExitCode::SUCCESS),
         Task::Report(args) => report::run(&args).map(|()| ExitCode::SUCCESS),
         Task::Bench(args) => bench::run(&args).map(|()| ExitCode::SUCCESS),
+        Task::Test => test::run().map(|()| ExitCode::SUCCESS),
     };
     outcome.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");

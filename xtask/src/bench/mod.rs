@@ -643,7 +643,7 @@ pub fn run(args: &Args) -> Result<()> {
     progress.say("building the Rust peers and installing the Python ones");
     let release_dir = setup::build_release(&root)?;
     let venv = setup::python_venv(&root)?;
-    let mut commands = vec![setup::RELEASE_BUILD.to_owned()];
+    let mut commands = setup::release_builds();
     commands.extend(setup::venv_commands().map(str::to_owned));
 
     // Image builds first: nothing else runs while they do, and the container

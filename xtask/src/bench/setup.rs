@@ -7,25 +7,43 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-fn cargo() -> PathBuf {
-    std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from)
+/// The builds of the Rust peers: the service in its workspace (the root),
+/// the bare actix-web server in the tooling's (`xtask/Cargo.toml`), both
+/// with the service's release profile.
+const RELEASE_BUILDS: [&[&str]; 2] = [
+    &["build", "--release", "-p", "service"],
+    &[
+        "build",
+        "--release",
+        "--manifest-path",
+        "xtask/Cargo.toml",
+        "-p",
+        "bare-actix",
+    ],
+];
+
+/// The commands that build the Rust peers, as shown in the report.
+pub fn release_builds() -> Vec<String> {
+    RELEASE_BUILDS
+        .iter()
+        .map(|args| format!("cargo {}", args.join(" ")))
+        .collect()
 }
 
-/// The command that builds the Rust peers.
-pub const RELEASE_BUILD: &str = "cargo build --release -p service -p bare-actix";
-
-/// `cargo build --release -p service -p bare-actix`; the folder holding the binaries.
+/// Builds the Rust peers; the folder holding the binaries.
 pub fn build_release(root: &Path) -> Result<PathBuf> {
-    eprintln!("$ {RELEASE_BUILD}");
-    let status = Command::new(cargo())
-        .args(["build", "--release", "-p", "service", "-p", "bare-actix"])
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .status()
-        .context("cannot run cargo")?;
-    if !status.success() {
-        bail!("`{RELEASE_BUILD}` failed ({status})");
+    for (args, shown) in RELEASE_BUILDS.iter().zip(release_builds()) {
+        eprintln!("$ {shown}");
+        let status = Command::new(crate::cargo())
+            .args(*args)
+            .current_dir(root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status()
+            .context("cannot run cargo")?;
+        if !status.success() {
+            bail!("`{shown}` failed ({status})");
+        }
     }
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
