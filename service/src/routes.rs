@@ -10,7 +10,7 @@ use actix_web::body::BoxBody;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{ALLOW, CONTENT_TYPE, HeaderValue};
 use actix_web::web::{self, Bytes, ServiceConfig};
-use actix_web::{Handler, HttpRequest, HttpResponse, Resource, Responder, guard};
+use actix_web::{Handler, HttpResponse, Resource, Responder, guard};
 use serde::Serialize;
 
 use crate::configuration::Settings;
@@ -74,29 +74,26 @@ impl AppState {
     }
 }
 
-fn state(req: &HttpRequest) -> &AppState {
-    req.app_data::<web::Data<AppState>>()
-        .expect("AppState is registered by configure")
-}
-
 fn respond(status: StatusCode, content_type: HeaderValue, body: Bytes) -> HttpResponse {
     let mut response = HttpResponse::with_body(status, BoxBody::new(body));
     response.headers_mut().insert(CONTENT_TYPE, content_type);
     response
 }
 
-async fn index(req: HttpRequest) -> HttpResponse {
-    respond(StatusCode::OK, HTML, state(&req).index.clone())
+// Handlers take the state as actix's `web::Data` extractor: `configure`
+// registers it, so it is always there (a missing one would be a 500, not a panic).
+async fn index(state: web::Data<AppState>) -> HttpResponse {
+    respond(StatusCode::OK, HTML, state.index.clone())
 }
 
-async fn health(req: HttpRequest) -> HttpResponse {
+async fn health(state: web::Data<AppState>) -> HttpResponse {
     #[derive(Serialize)]
     struct Health {
         status: &'static str,
         uptime: f64,
     }
     // Python's round(x, 2); serde_json then writes 3.0 rather than 3, as Flask does.
-    let uptime = (state(&req).started.elapsed().as_secs_f64() * 100.0).round() / 100.0;
+    let uptime = (state.started.elapsed().as_secs_f64() * 100.0).round() / 100.0;
     respond(
         StatusCode::OK,
         JSON,
@@ -107,8 +104,8 @@ async fn health(req: HttpRequest) -> HttpResponse {
     )
 }
 
-async fn ready(req: HttpRequest) -> HttpResponse {
-    if !state(&req).lifecycle.is_draining() {
+async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    if !state.lifecycle.is_draining() {
         respond(
             StatusCode::OK,
             JSON,
@@ -123,8 +120,8 @@ async fn ready(req: HttpRequest) -> HttpResponse {
     }
 }
 
-async fn proof(req: HttpRequest) -> HttpResponse {
-    let (status, body) = &state(&req).proof;
+async fn proof(state: web::Data<AppState>) -> HttpResponse {
+    let (status, body) = &state.proof;
     respond(*status, JSON, body.clone())
 }
 

@@ -16,6 +16,7 @@ use serde_json::Value;
 use xtask::cleanup::{Guard, Resource};
 use xtask::docker::{self, Build, Compose, Container, Image, Run};
 use xtask::grading::evidence::random_word;
+use xtask::inspect;
 use xtask::seed::lab_proof;
 
 /// The port the service listens on inside the container.
@@ -35,7 +36,7 @@ const STOPPED_WITHIN: Duration = Duration::from_secs(5);
 struct Fixture {
     image: Image,
     id: String,
-    inspect: Value,
+    inspect: inspect::Image,
     login: String,
     token: String,
     revision: String,
@@ -77,7 +78,7 @@ impl Fixture {
             format!("{:.1} s", started.elapsed().as_secs_f64()),
         );
         let inspect = docker::inspect_image(&image.reference)?;
-        let id = inspect["Id"].as_str().unwrap_or_default().to_owned();
+        let id = inspect.id.clone();
         Ok(Fixture {
             image,
             id,
@@ -121,9 +122,7 @@ fn json(body: &str) -> Result<Value, Failed> {
 // ---------------------------------------------------------------- the checks
 
 fn size_is_under_150_mb(fx: &Fixture) -> Result<(), Failed> {
-    let size = fx.inspect["Size"]
-        .as_u64()
-        .ok_or("docker inspect shows no Size")?;
+    let size = fx.inspect.size;
     measured(
         "image size",
         format!(
@@ -139,7 +138,7 @@ fn size_is_under_150_mb(fx: &Fixture) -> Result<(), Failed> {
 }
 
 fn runs_as_a_numeric_non_root_user(fx: &Fixture) -> Result<(), Failed> {
-    let user = fx.inspect["Config"]["User"].as_str().unwrap_or_default();
+    let user = fx.inspect.config.user.as_str();
     let ids: Vec<Option<u32>> = user.split(':').map(|id| id.parse().ok()).collect();
     ensure(!user.is_empty() && ids.iter().all(Option::is_some), || {
         format!("Config.User is {user:?}, not numeric UID[:GID]")
@@ -156,12 +155,14 @@ fn runs_as_a_numeric_non_root_user(fx: &Fixture) -> Result<(), Failed> {
 }
 
 fn healthcheck_reports_healthy(fx: &Fixture) -> Result<(), Failed> {
-    let check = &fx.inspect["Config"]["Healthcheck"];
-    ensure(
-        check["Test"] == serde_json::json!(["CMD", "/service", "healthcheck"]),
-        || format!("HEALTHCHECK is {}", check["Test"]),
-    )?;
-    let interval = Duration::from_nanos(check["Interval"].as_u64().unwrap_or(0));
+    let check = fx
+        .inspect
+        .healthcheck()
+        .ok_or("the image has no HEALTHCHECK")?;
+    ensure(check.test == ["CMD", "/service", "healthcheck"], || {
+        format!("HEALTHCHECK is {:?}", check.test)
+    })?;
+    let interval = Duration::from_nanos(check.interval);
     ensure(
         !interval.is_zero() && interval <= Duration::from_secs(3),
         || {
@@ -248,8 +249,7 @@ fn rocket_size_changes_the_index_without_rebuild(fx: &Fixture) -> Result<(), Fai
 }
 
 fn labels_equal_the_build_args(fx: &Fixture) -> Result<(), Failed> {
-    let labels = &fx.inspect["Config"]["Labels"];
-    let label = |name: &str| labels[name].as_str().unwrap_or("<missing>").to_owned();
+    let label = |name: &str| fx.inspect.label(name).unwrap_or("<missing>").to_owned();
     for (name, wanted) in [
         ("org.lab.login", fx.login.as_str()),
         ("org.lab.token", fx.token.as_str()),
@@ -279,7 +279,7 @@ fn labels_equal_the_build_args(fx: &Fixture) -> Result<(), Failed> {
     ensure(source.starts_with("https://"), || {
         format!("label org.opencontainers.image.source is {source:?}")
     })?;
-    let env = fx.inspect["Config"]["Env"].to_string();
+    let env = fx.inspect.config.env.join(" ");
     ensure(
         env.contains(&format!("LAB_LOGIN={}", fx.login))
             && env.contains(&format!("LAB_TOKEN={}", fx.token)),
@@ -288,7 +288,7 @@ fn labels_equal_the_build_args(fx: &Fixture) -> Result<(), Failed> {
 }
 
 fn no_secret_in_env_or_history(fx: &Fixture) -> Result<(), Failed> {
-    let env = fx.inspect["Config"]["Env"].to_string();
+    let env = fx.inspect.config.env.join(" ");
     ensure(!env.contains("SECRET"), || {
         format!("the image's env mentions SECRET: {env}")
     })?;
@@ -376,10 +376,13 @@ fn compose_up_is_healthy_and_down_leaves_nothing(fx: &Fixture) -> Result<(), Fai
         format!("expected 1 container, found {containers:?}")
     })?;
     let container = docker::run(&["container", "inspect", &containers[0]]).map_err(failed)?;
-    let container: Value = json(&container)?[0].take();
-    let (state, host) = (&container["State"], &container["HostConfig"]);
-    ensure(state["Health"]["Status"] == "healthy", || {
-        format!("health: {}", state["Health"])
+    let container: inspect::Container = serde_json::from_str::<Vec<_>>(&container)
+        .map_err(|e| e.to_string())?
+        .pop()
+        .ok_or("docker inspect printed an empty list")?;
+    let (state, host) = (&container.state, &container.host_config);
+    ensure(state.health_status() == Some("healthy"), || {
+        format!("health: {:?}", state.health)
     })?;
     ensure(
         host["ReadonlyRootfs"] == true
@@ -393,11 +396,8 @@ fn compose_up_is_healthy_and_down_leaves_nothing(fx: &Fixture) -> Result<(), Fai
             && host["RestartPolicy"]["Name"] == "unless-stopped",
         || format!("not hardened as compose.yml says: {host}"),
     )?;
-    ensure(container["Config"]["User"] == "10001:10001", || {
-        format!(
-            "runs as {:?}, not the image's user",
-            container["Config"]["User"]
-        )
+    ensure(container.config.user == "10001:10001", || {
+        format!("runs as {:?}, not the image's user", container.config.user)
     })?;
     let bindings = host["PortBindings"].to_string();
     ensure(

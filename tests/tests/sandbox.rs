@@ -94,7 +94,7 @@ fn a_confined_container_has_no_way_out(fx: &Fixture) -> Result<(), Failed> {
     let sandbox = Sandbox::create().map_err(|e| format!("{e:#}"))?;
     let container = fx.start("silent", &sandbox)?;
     let inspect = container.inspect().map_err(|e| format!("{e:#}"))?;
-    let host = &inspect["HostConfig"];
+    let host = &inspect.host_config;
     let limits = [
         ("Memory", host["Memory"].clone(), Value::from(512u64 << 20)),
         (
@@ -140,7 +140,7 @@ fn a_confined_container_has_no_way_out(fx: &Fixture) -> Result<(), Failed> {
             .all(|b| b["HostIp"] == "127.0.0.1"),
         || format!("a port is published beyond 127.0.0.1: {bindings:?}"),
     )?;
-    let networks = inspect["NetworkSettings"]["Networks"]
+    let networks = inspect.network_settings["Networks"]
         .as_object()
         .cloned()
         .unwrap_or_default();

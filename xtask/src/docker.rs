@@ -16,11 +16,11 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
-use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::cleanup::{Guard, Resource};
+use crate::inspect;
 
 static VERBOSE: AtomicBool = AtomicBool::new(false);
 
@@ -339,8 +339,8 @@ fn is_step_line(line: &str) -> bool {
 
 // ---------------------------------------------------------------- inspecting
 
-/// `docker image inspect REF` as JSON (the first and only element).
-pub fn inspect_image(reference: &str) -> Result<Value> {
+/// `docker image inspect REF`.
+pub fn inspect_image(reference: &str) -> Result<inspect::Image> {
     let out = output(&["image", "inspect", reference])?;
     if !out.status.success() {
         bail!(
@@ -350,13 +350,13 @@ pub fn inspect_image(reference: &str) -> Result<Value> {
     first_element(&out.stdout)
 }
 
-fn first_element(json: &[u8]) -> Result<Value> {
-    let mut all: Vec<Value> =
-        serde_json::from_slice(json).context("docker inspect printed no JSON")?;
-    if all.is_empty() {
-        bail!("docker inspect printed an empty list");
-    }
-    Ok(all.swap_remove(0))
+/// The one object of a `docker inspect` list.
+fn first_element<T: serde::de::DeserializeOwned>(json: &[u8]) -> Result<T> {
+    let all: Vec<T> =
+        serde_json::from_slice(json).context("docker inspect printed no JSON it could read")?;
+    all.into_iter()
+        .next()
+        .context("docker inspect printed an empty list")
 }
 
 // ---------------------------------------------------------------- running
@@ -521,9 +521,10 @@ pub struct Stopped {
 }
 
 impl Container {
-    pub fn inspect(&self) -> Result<Value> {
-        let inspect = first_element(&output(&["container", "inspect", &self.name])?.stdout)?;
-        if inspect["State"]["Health"]["Status"] == "healthy" {
+    pub fn inspect(&self) -> Result<inspect::Container> {
+        let inspect: inspect::Container =
+            first_element(&output(&["container", "inspect", &self.name])?.stdout)?;
+        if inspect.state.health_status() == Some("healthy") {
             self.seen_healthy.get_or_init(|| self.started.elapsed());
         }
         Ok(inspect)
@@ -531,21 +532,20 @@ impl Container {
 
     /// The host PID of the container's first process (0 once it has stopped).
     pub fn pid(&self) -> Result<i32> {
-        let pid = self.inspect()?["State"]["Pid"]
-            .as_i64()
-            .context("docker inspect shows no State.Pid")?;
-        i32::try_from(pid).context("State.Pid out of range")
+        i32::try_from(self.inspect()?.state.pid).context("State.Pid out of range")
     }
 
     pub fn is_running(&self) -> bool {
-        self.inspect().is_ok_and(|c| c["State"]["Running"] == true)
+        self.inspect().is_ok_and(|c| c.state.running)
     }
 
     /// `State.Health.Status`: `starting`, `healthy`, `unhealthy`, or `None`
     /// without a healthcheck.
     pub fn health(&self) -> Option<String> {
-        self.inspect().ok()?["State"]["Health"]["Status"]
-            .as_str()
+        self.inspect()
+            .ok()?
+            .state
+            .health_status()
             .map(str::to_owned)
     }
 
@@ -586,26 +586,24 @@ impl Container {
     /// From `State.StartedAt` to the end of the first passing probe the
     /// engine still keeps.
     fn healthy_after_start(&self) -> Option<Duration> {
-        let inspect = self.inspect().ok()?;
-        let at = |time: &Value| OffsetDateTime::parse(time.as_str()?, &Rfc3339).ok();
-        let started = at(&inspect["State"]["StartedAt"])?;
-        let first_pass = inspect["State"]["Health"]["Log"]
-            .as_array()?
-            .iter()
-            .find(|probe| probe["ExitCode"] == 0)?;
-        Duration::try_from(at(&first_pass["End"])? - started).ok()
+        let state = self.inspect().ok()?.state;
+        let at = |time: &str| OffsetDateTime::parse(time, &Rfc3339).ok();
+        let first_pass = state
+            .health?
+            .log
+            .into_iter()
+            .find(|probe| probe.exit_code == 0)?;
+        Duration::try_from(at(&first_pass.end)? - at(&state.started_at)?).ok()
     }
 
     /// How the last healthcheck probe ended (`State.Health.Log`): its exit
     /// code and the end of its output.
     fn last_probe(&self) -> Option<String> {
-        let inspect = self.inspect().ok()?;
-        let probe = inspect["State"]["Health"]["Log"].as_array()?.last()?;
-        let output = probe["Output"].as_str().unwrap_or_default().trim();
+        let probe = self.inspect().ok()?.state.health?.log.pop()?;
         Some(format!(
             "exited {}: {:?}",
-            probe["ExitCode"],
-            last_lines(output, 2)
+            probe.exit_code,
+            last_lines(probe.output.trim(), 2)
         ))
     }
 
@@ -642,14 +640,11 @@ impl Container {
 
     /// Says how the container ended, and the end of its logs.
     fn exited(&self) -> String {
-        let state = self
-            .inspect()
-            .map(|c| c["State"].clone())
-            .unwrap_or_default();
-        let how = if state["OOMKilled"] == true {
+        let state = self.inspect().map(|c| c.state).unwrap_or_default();
+        let how = if state.oom_killed {
             "was killed for going over its memory limit".to_owned()
         } else {
-            format!("exited with code {}", state["ExitCode"])
+            format!("exited with code {}", state.exit_code)
         };
         format!(
             "the container {how}; its logs:\n{}",
@@ -675,7 +670,7 @@ impl Container {
             &self.name,
         ])?;
         let elapsed = started.elapsed();
-        let exit_code = self.inspect()?["State"]["ExitCode"].as_i64().unwrap_or(-1);
+        let exit_code = self.inspect()?.state.exit_code;
         Ok(Stopped { elapsed, exit_code })
     }
 

@@ -7,6 +7,7 @@ pub mod cleanup;
 pub mod docker;
 pub mod grade;
 pub mod grading;
+pub mod inspect;
 pub mod report;
 pub mod seed;
 pub mod test;

@@ -46,26 +46,12 @@ struct Figures {
 impl Figures {
     fn of(grade: &Grade) -> Self {
         let e = &grade.evidence;
-        let test = &e.inspect["Config"]["Healthcheck"]["Test"];
-        let healthcheck = test
-            .as_array()
-            .filter(|t| !t.is_empty() && t[0] != "NONE")
-            .map(|t| {
-                t.iter()
-                    .skip(1)
-                    .filter_map(|w| w.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            });
         let lab = grade.outcomes.iter().filter(|o| o.lab);
         Figures {
-            size_bytes: e.inspect["Size"].as_u64().unwrap_or(0),
-            layers: e.inspect["RootFS"]["Layers"].as_array().map_or(0, Vec::len),
-            user: e.inspect["Config"]["User"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-            healthcheck,
+            size_bytes: e.image.size,
+            layers: e.image.root_fs.layers.len(),
+            user: e.image.config.user.clone(),
+            healthcheck: e.image.healthcheck().map(|check| check.command()),
             healthy_after: e.healthy.as_ref().ok().copied(),
             first_answer: e.lab.first_answer.as_ref().ok().map(|(after, _)| *after),
             stop: e.stopped.as_ref().ok().map(|s| (s.elapsed, s.exit_code)),

@@ -320,46 +320,6 @@ fn prune_cache_mounts(before: &BTreeSet<String>) -> Result<usize> {
     Ok(new.len())
 }
 
-fn duration_ns(value: &Value) -> Option<Duration> {
-    value
-        .as_u64()
-        .filter(|&ns| ns > 0)
-        .map(Duration::from_nanos)
-}
-
-/// The image's HEALTHCHECK in words (`None` without one).
-fn healthcheck(config: &Value) -> Option<String> {
-    let check = &config["Healthcheck"];
-    let test = check["Test"].as_array()?;
-    if test.first().and_then(Value::as_str) == Some("NONE") {
-        return None;
-    }
-    let seconds = |key: &str, default: u64| {
-        duration_ns(&check[key])
-            .unwrap_or(Duration::from_secs(default))
-            .as_secs_f64()
-    };
-    Some(format!(
-        "{} (interval {}s, timeout {}s, start period {}s, retries {})",
-        test.iter()
-            .filter_map(Value::as_str)
-            .collect::<Vec<_>>()
-            .join(" "),
-        seconds("Interval", 30),
-        seconds("Timeout", 30),
-        seconds("StartPeriod", 0),
-        check["Retries"].as_u64().unwrap_or(3)
-    ))
-}
-
-/// The container port the image listens on: its first EXPOSE, else 8000.
-fn exposed_port(config: &Value) -> u16 {
-    config["ExposedPorts"]
-        .as_object()
-        .and_then(|ports| ports.keys().find_map(|p| p.split('/').next()?.parse().ok()))
-        .unwrap_or(8000)
-}
-
 /// Size, start → healthy and `docker stop`, on the image as a user runs it
 /// (`docker run --detach --publish 127.0.0.1:PORT:8000 IMAGE`).
 pub fn runtime(
@@ -368,13 +328,16 @@ pub fn runtime(
     plan: &Plan,
     notes: &mut Vec<String>,
 ) -> Result<ImageReport> {
-    let inspect = docker::inspect_image(reference)?;
-    let size = inspect["Size"]
-        .as_f64()
-        .context("docker image inspect shows no Size")?;
-    let config = &inspect["Config"];
-    let healthcheck = healthcheck(config);
-    let port = exposed_port(config);
+    let image = docker::inspect_image(reference)?;
+    let size = image.size as f64;
+    let healthcheck = image.healthcheck().map(|check| check.describe());
+    // The container port the image listens on: its first EXPOSE, else 8000.
+    let port = image
+        .config
+        .exposed_ports
+        .keys()
+        .find_map(|port| port.split('/').next()?.parse().ok())
+        .unwrap_or(8000);
     let mut healthy = Vec::new();
     let mut stops = Vec::new();
     let mut codes = Vec::new();
@@ -418,7 +381,7 @@ pub fn runtime(
     let naive_size = built
         .and_then(|b| b.naive.as_ref())
         .map(|(naive, _)| {
-            docker::inspect_image(&naive.reference).map(|i| i["Size"].as_f64().unwrap_or(0.0) / 1e6)
+            docker::inspect_image(&naive.reference).map(|image| image.size as f64 / 1e6)
         })
         .transpose()?;
     Ok(ImageReport {
@@ -474,20 +437,6 @@ mod tests {
         assert_eq!(
             isolate_cache_mounts(dockerfile, "n"),
             (dockerfile.to_owned(), 0)
-        );
-    }
-
-    #[test]
-    fn healthchecks_are_described() {
-        let config: Value = serde_json::json!({"Healthcheck": {"Test": ["CMD", "/service", "healthcheck"], "Interval": 2_000_000_000u64}});
-        assert_eq!(
-            healthcheck(&config).unwrap(),
-            "CMD /service healthcheck (interval 2s, timeout 30s, start period 0s, retries 3)"
-        );
-        assert!(healthcheck(&serde_json::json!({"Healthcheck": {"Test": ["NONE"]}})).is_none());
-        assert_eq!(
-            exposed_port(&serde_json::json!({"ExposedPorts": {"9000/tcp": {}}})),
-            9000
         );
     }
 }

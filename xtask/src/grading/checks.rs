@@ -506,7 +506,7 @@ fn judge_stages(dockerfile: &str) -> Judged {
 }
 
 fn size(evidence: &Evidence) -> Judged {
-    let bytes = evidence.inspect["Size"].as_u64().unwrap_or(u64::MAX);
+    let bytes = evidence.image.size;
     judge_if(
         bytes < SIZE_LIMIT_BYTES,
         en_ru(megabytes(bytes), megabytes_ru(bytes)),
@@ -515,13 +515,16 @@ fn size(evidence: &Evidence) -> Judged {
 }
 
 fn healthcheck(evidence: &Evidence) -> Judged {
-    let test = evidence.inspect["Config"]["Healthcheck"]["Test"].to_string();
-    match &evidence.healthy {
-        Ok(after) => pass(
+    match (&evidence.healthy, evidence.image.healthcheck()) {
+        (Ok(after), Some(check)) => pass(
             seconds("healthy after", "healthy через", *after, 1),
-            format!("HEALTHCHECK {test}"),
+            format!("HEALTHCHECK {}", check.command()),
         ),
-        Err(why) => fail(en_ru("not healthy", "не healthy"), why.clone()),
+        (Ok(_), None) => fail(
+            en_ru("not healthy", "не healthy"),
+            "the image has no HEALTHCHECK",
+        ),
+        (Err(why), _) => fail(en_ru("not healthy", "не healthy"), why.clone()),
     }
 }
 
@@ -531,9 +534,7 @@ fn is_root_user(user: &str) -> bool {
 }
 
 fn non_root(evidence: &Evidence) -> Judged {
-    let user = evidence.inspect["Config"]["User"]
-        .as_str()
-        .unwrap_or_default();
+    let user = evidence.image.config.user.as_str();
     let value = format!("USER {:?}", user);
     if is_root_user(user) {
         return fail(value, "the image's USER is unset or root");
@@ -655,10 +656,9 @@ fn env_config(evidence: &Evidence) -> Judged {
 }
 
 fn labels(evidence: &Evidence) -> Judged {
-    let labels = &evidence.inspect["Config"]["Labels"];
     let seed = &evidence.subject.seed;
-    let login = labels["org.lab.login"].as_str().unwrap_or("<missing>");
-    let token = labels["org.lab.token"].as_str().unwrap_or("<missing>");
+    let login = evidence.image.label("org.lab.login").unwrap_or("<missing>");
+    let token = evidence.image.label("org.lab.token").unwrap_or("<missing>");
     let value = format!("login={login} token={token}");
     match (login == seed.login, token == seed.token) {
         (true, true) => pass(value, "both labels match the seed"),
@@ -732,12 +732,12 @@ fn hardened(evidence: &Evidence) -> Judged {
 }
 
 fn no_secret(evidence: &Evidence) -> Judged {
-    let in_env = evidence.inspect["Config"]["Env"]
-        .as_array()
-        .is_some_and(|env| {
-            env.iter()
-                .any(|v| v.as_str().is_some_and(|v| v.starts_with("SECRET=")))
-        });
+    let in_env = evidence
+        .image
+        .config
+        .env
+        .iter()
+        .any(|variable| variable.starts_with("SECRET="));
     let in_history = evidence.history.iter().any(|line| line.contains("SECRET="));
     match (in_env, in_history) {
         (false, false) => pass(en_ru("none", "нет"), "SECRET is given only at run time"),
@@ -807,11 +807,8 @@ fn dockerignore(evidence: &Evidence) -> Judged {
 
 fn image_name(evidence: &Evidence) -> Judged {
     let wanted = evidence.subject.seed.image_name();
-    let tags: Vec<&str> = evidence.inspect["RepoTags"]
-        .as_array()
-        .map(|tags| tags.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let ok = evidence.subject.image == wanted || tags.contains(&wanted.as_str());
+    let tags = &evidence.image.repo_tags;
+    let ok = evidence.subject.image == wanted || tags.contains(&wanted);
     judge_if(ok, tags.join(", "), format!("expected the tag {wanted}"))
 }
 

@@ -20,12 +20,11 @@ use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
-use serde_json::Value;
-
 use super::sandbox::{self, Sandbox};
 use crate::docker::{self, Answer, Container, Process, Run, Stopped};
+use crate::inspect;
 use crate::seed::Seed;
+use anyhow::{Context, Result};
 
 /// The port the lab's app listens on inside the container.
 pub const APP_PORT: u16 = 8000;
@@ -82,7 +81,7 @@ pub struct Observed {
 #[derive(Debug)]
 pub struct Evidence {
     pub subject: Subject,
-    pub inspect: Value,
+    pub image: inspect::Image,
     /// `docker history --no-trunc`: every layer's creating command.
     pub history: Vec<String>,
     pub dockerfile: Option<DockerfileInfo>,
@@ -134,31 +133,20 @@ fn text<T>(result: Result<T>) -> Result<T, String> {
     result.map_err(|error| format!("{error:#}"))
 }
 
-/// How long to wait for `healthy`: the image's own schedule.
-fn healthy_wait(inspect: &Value) -> Duration {
-    let config = &inspect["Config"]["Healthcheck"];
-    let nanos =
-        |key: &str, default: u64| config[key].as_u64().filter(|n| *n > 0).unwrap_or(default);
-    let interval = Duration::from_nanos(nanos("Interval", 30_000_000_000));
-    let start_period = Duration::from_nanos(nanos("StartPeriod", 0));
-    let timeout = Duration::from_nanos(nanos("Timeout", 30_000_000_000));
-    let retries = u32::try_from(nanos("Retries", 3)).unwrap_or(3);
-    start_period + (interval + timeout) * (retries + 1)
-}
-
 /// The port to probe: `given`, else the image's one exposed TCP port, else the lab's.
-pub fn choose_port(given: Option<u16>, inspect: &Value) -> Port {
+pub fn choose_port(given: Option<u16>, image: &inspect::Image) -> Port {
     if let Some(number) = given {
         return Port {
             number,
             why: "given with --port".into(),
         };
     }
-    let mut exposed: Vec<&str> = inspect["Config"]["ExposedPorts"]
-        .as_object()
-        .map(|ports| ports.keys().map(String::as_str).collect())
-        .unwrap_or_default();
-    exposed.sort_unstable();
+    let exposed: Vec<&str> = image
+        .config
+        .exposed_ports
+        .keys()
+        .map(String::as_str)
+        .collect();
     let tcp: Vec<u16> = exposed
         .iter()
         .filter_map(|port| port.strip_suffix("/tcp")?.parse().ok())
@@ -257,11 +245,8 @@ impl Evidence {
     pub fn gather(subject: &Subject) -> Result<Self> {
         let started = Instant::now();
         let deadline = started + BUDGET - RESERVE;
-        let inspect = docker::inspect_image(&subject.image)?;
-        let image_id = inspect["Id"]
-            .as_str()
-            .context("docker inspect shows no image Id")?
-            .to_owned();
+        let image = docker::inspect_image(&subject.image)?;
+        let image_id = image.id.clone();
         let history = docker::run(&[
             "history",
             "--no-trunc",
@@ -277,7 +262,7 @@ impl Evidence {
             .as_deref()
             .map(DockerfileInfo::read)
             .transpose()?;
-        let port = choose_port(subject.port, &inspect);
+        let port = choose_port(subject.port, &image);
         let secret = random_word("secret-");
         let rocket_sizes = [random_word("Rocket"), random_word("Rocket")];
         let trio_runs = |read_only: bool| {
@@ -324,12 +309,10 @@ impl Evidence {
         } = trio;
         let unanswered = lab_observed.first_answer.as_ref().err().cloned();
 
-        let has_healthcheck = inspect["Config"]["Healthcheck"]["Test"]
-            .as_array()
-            .is_some_and(|test| !test.is_empty() && test[0] != "NONE");
-        let healthy = if has_healthcheck {
-            let wait =
-                healthy_wait(&inspect).min(deadline.saturating_duration_since(Instant::now()));
+        let healthy = if let Some(check) = image.healthcheck() {
+            let wait = check
+                .schedule()
+                .min(deadline.saturating_duration_since(Instant::now()));
             progress(
                 started,
                 &format!(
@@ -361,7 +344,7 @@ impl Evidence {
         progress(started, "done");
         Ok(Evidence {
             subject: subject.clone(),
-            inspect,
+            image,
             history,
             dockerfile,
             port,
@@ -387,12 +370,23 @@ mod tests {
 
     #[test]
     fn the_port_is_given_else_the_one_exposed_else_the_labs() {
-        let image = |ports: Value| serde_json::json!({"Config": {"ExposedPorts": ports}});
-        assert_eq!(choose_port(Some(9000), &image(Value::Null)).number, 9000);
+        let image = |ports: serde_json::Value| -> inspect::Image {
+            serde_json::from_value(
+                serde_json::json!({"Id": "i", "Size": 1, "Config": {"ExposedPorts": ports}}),
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            choose_port(Some(9000), &image(serde_json::Value::Null)).number,
+            9000
+        );
         let one = choose_port(None, &image(serde_json::json!({"5000/tcp": {}})));
         assert_eq!(one.number, 5000);
         assert!(one.why.contains("EXPOSE 5000"), "{}", one.why);
-        assert_eq!(choose_port(None, &image(Value::Null)).number, APP_PORT);
+        assert_eq!(
+            choose_port(None, &image(serde_json::Value::Null)).number,
+            APP_PORT
+        );
         let udp = choose_port(None, &image(serde_json::json!({"53/udp": {}})));
         assert_eq!(udp.number, APP_PORT);
         let several = choose_port(
