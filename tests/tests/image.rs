@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use e2e::ensure;
 use libtest_mimic::{Arguments, Failed};
 use serde_json::Value;
-use xtask::cleanup::{Guard, Resource};
+use xtask::cleanup::Guard;
 use xtask::docker::{self, Build, Compose, Container, Image, Run};
 use xtask::grading::evidence::random_word;
 use xtask::inspect;
@@ -60,7 +60,7 @@ impl Fixture {
         let login = "e2e-student".to_owned();
         let token = format!("tok{}", random_word(""));
         let revision = format!("rev{}", random_word(""));
-        let tag = format!("{}:test", docker::unique_name("image-lab-e2e"));
+        let tag = format!("{}:test", xtask::unique_name("image-lab-e2e"));
         eprintln!("building {tag} from {}", root.join("Dockerfile").display());
         let started = Instant::now();
         let image = docker::build(&Build {
@@ -87,8 +87,8 @@ impl Fixture {
             token,
             revision,
             secret: format!("secret-{}", random_word("")),
-            compose_project: docker::unique_name("image-lab-e2e-compose"),
-            compose_login: docker::unique_name("image-lab-e2e"),
+            compose_project: xtask::unique_name("image-lab-e2e-compose"),
+            compose_login: xtask::unique_name("image-lab-e2e"),
         })
     }
 
@@ -341,10 +341,10 @@ fn docker_stop_exits_0_quickly(fx: &Fixture) -> Result<(), Failed> {
 
 fn compose_up_is_healthy_and_down_leaves_nothing(fx: &Fixture) -> Result<(), Failed> {
     let root = xtask::project_root();
-    let port = docker::free_port().map_err(failed)?.to_string();
+    let port = xtask::http::free_port().map_err(failed)?.to_string();
     let rocket = format!("Compose{}", random_word(""));
     let image = format!("{}/image-lab:compose", fx.compose_login);
-    let _image_guard = Guard::register(Resource::Image(image.clone()));
+    let _image_guard = Guard::register(docker::remove_image(&image));
     let vars = [
         ("LAB_LOGIN", fx.compose_login.as_str()),
         ("LAB_PREFIX", "compose"),
@@ -404,7 +404,7 @@ fn compose_up_is_healthy_and_down_leaves_nothing(fx: &Fixture) -> Result<(), Fai
         bindings.contains("127.0.0.1") && bindings.contains(&port),
         || format!("ports not on 127.0.0.1:{port}: {bindings}"),
     )?;
-    let index = docker::http_get(port.parse().unwrap_or_default(), "/").map_err(failed)?;
+    let index = xtask::http::http_get(port.parse().unwrap_or_default(), "/").map_err(failed)?;
     ensure(
         index.body == format!("Hello from Docker! Rocket={rocket}\n"),
         || {
@@ -414,7 +414,8 @@ fn compose_up_is_healthy_and_down_leaves_nothing(fx: &Fixture) -> Result<(), Fai
             )
         },
     )?;
-    let proof = docker::http_get(port.parse().unwrap_or_default(), "/proof").map_err(failed)?;
+    let proof =
+        xtask::http::http_get(port.parse().unwrap_or_default(), "/proof").map_err(failed)?;
     let wanted = lab_proof(&fx.secret, &fx.compose_login, &fx.token);
     ensure(proof.body.contains(&wanted), || {
         format!("/proof through compose answered {:?}", proof.body)

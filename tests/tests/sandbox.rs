@@ -85,7 +85,7 @@ fn wait_until<T>(
     what: &str,
     probe: impl FnMut() -> Option<T>,
 ) -> Result<T, Failed> {
-    docker::wait_for(within, probe).ok_or_else(|| format!("{what} within {within:?}").into())
+    xtask::wait_for(within, probe).ok_or_else(|| format!("{what} within {within:?}").into())
 }
 
 /// Limits, a network without NAT, a route only to the grader, a port on

@@ -100,7 +100,7 @@ impl Fixture {
                 ],
             })?);
         }
-        let out = std::env::temp_dir().join(docker::unique_name("grades"));
+        let out = std::env::temp_dir().join(xtask::unique_name("grades"));
         grade::run(&grade_args(&students_dir().join("roster.csv"), &out))?;
         Ok(Fixture {
             students,
@@ -339,7 +339,7 @@ fn a_second_run_resumes(fx: &Fixture) -> Result<(), Failed> {
 /// Bad rows are named by row and field; an image that cannot be pulled is
 /// that student's error; the others are graded.
 fn bad_rows_do_not_stop_the_class(fx: &Fixture) -> Result<(), Failed> {
-    let dir = std::env::temp_dir().join(docker::unique_name("roster"));
+    let dir = std::env::temp_dir().join(xtask::unique_name("roster"));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let good = fx.student("venv-two-stage");
     let roster = dir.join("roster.csv");
@@ -395,7 +395,7 @@ fn bad_rows_do_not_stop_the_class(fx: &Fixture) -> Result<(), Failed> {
 }
 
 fn a_roster_without_its_columns_is_a_usage_error(_: &Fixture) -> Result<(), Failed> {
-    let dir = std::env::temp_dir().join(docker::unique_name("roster"));
+    let dir = std::env::temp_dir().join(xtask::unique_name("roster"));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let roster = dir.join("roster.csv");
     std::fs::write(&roster, "login,token\nalice,0123456789abcdef\n").map_err(|e| e.to_string())?;

@@ -5,17 +5,17 @@
 //! build-stage image where a shell is needed), each breaking one criterion.
 //! Every image and container is removed at the end, also when a check fails.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use e2e::ensure;
 use libtest_mimic::{Arguments, Failed};
+use xtask::builder_image;
 use xtask::docker::{self, Build, Image};
 use xtask::grading::output::Lang;
 use xtask::grading::{self, Status, Subject};
 use xtask::report;
 use xtask::seed::Seed;
-use xtask::verify::{Target, build_production_image};
+use xtask::verify::{Target, build_repository_image};
 
 /// A deliberately broken image: its Dockerfile, and the check that must fail.
 struct Broken {
@@ -91,18 +91,6 @@ const BROKEN: &[Broken] = &[
     },
 ];
 
-/// The `ARG RUST_IMAGE=` default of the repository's Dockerfile.
-fn rust_image(root: &Path) -> String {
-    let dockerfile =
-        std::fs::read_to_string(root.join("Dockerfile")).expect("the repository has a Dockerfile");
-    dockerfile
-        .lines()
-        .find_map(|line| line.trim().strip_prefix("ARG RUST_IMAGE="))
-        .expect("the Dockerfile declares ARG RUST_IMAGE=...")
-        .trim()
-        .to_owned()
-}
-
 /// Every number in a text (`2.4`, `10`, `0.31`), sorted: what two
 /// languages' reports of one measurement must share.
 fn figures(text: &str) -> Vec<String> {
@@ -117,7 +105,7 @@ fn figures(text: &str) -> Vec<String> {
 }
 
 fn build_broken(broken: &Broken, good: &str, rust: &str, seed: &Seed) -> Result<Image, Failed> {
-    let context = std::env::temp_dir().join(docker::unique_name("broken-image"));
+    let context = std::env::temp_dir().join(xtask::unique_name("broken-image"));
     std::fs::create_dir_all(&context).map_err(|e| e.to_string())?;
     let text = broken
         .dockerfile
@@ -130,7 +118,7 @@ fn build_broken(broken: &Broken, good: &str, rust: &str, seed: &Seed) -> Result<
     let built = docker::build(&Build {
         context: context.clone(),
         dockerfile: None,
-        tag: docker::unique_name("image-lab-broken"),
+        tag: xtask::unique_name("image-lab-broken"),
         build_args: vec![],
     });
     let _ = std::fs::remove_dir_all(&context);
@@ -149,10 +137,13 @@ impl Good {
     fn build() -> anyhow::Result<Self> {
         // A login of its own: the good image is named <login>/image-lab:<prefix>
         // as the lab requires, and must not replace an image of the user's.
-        let seed = Seed::from_parts(&docker::unique_name("e2e-student"), "0123456789abcdef")?;
+        let seed = Seed::from_parts(&xtask::unique_name("e2e-student"), "0123456789abcdef")?;
         Ok(Good {
-            image: build_production_image(&seed, "Dockerfile", &seed.image_name())?,
-            rust: rust_image(&xtask::project_root()),
+            image: build_repository_image(&seed, "Dockerfile", &seed.image_name())?,
+            rust: builder_image::read_pin(&std::fs::read_to_string(
+                xtask::project_root().join("Dockerfile"),
+            )?)?
+            .reference,
             seed,
         })
     }

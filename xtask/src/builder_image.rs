@@ -22,12 +22,12 @@ use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
 use crate::cleanup::{Guard, Resource};
+use crate::command::Cmd;
 use crate::docker;
 use crate::project_root;
 
@@ -94,37 +94,9 @@ pub fn read_pin(dockerfile: &str) -> Result<Pin> {
     })
 }
 
-/// Prints a shell command before it runs.
-fn show(program: &str, args: &[&str]) {
-    let words: Vec<String> = args
-        .iter()
-        .map(|arg| {
-            if arg.is_empty() || arg.contains(|c: char| c.is_whitespace() || "'\"$*".contains(c)) {
-                format!("'{}'", arg.replace('\'', "'\\''"))
-            } else {
-                (*arg).to_owned()
-            }
-        })
-        .collect();
-    eprintln!("$ {program} {}", words.join(" "));
-}
-
 /// Runs a host command (printed first); its trimmed stdout.
 fn host(program: &str, args: &[&str]) -> Result<String> {
-    show(program, args);
-    let out = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("cannot run {program}"))?;
-    if !out.status.success() {
-        bail!(
-            "`{program} {}` failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    Cmd::new(program).args(args).run()
 }
 
 /// `program`, found on PATH or in the sbin folders (which a non-root PATH
@@ -190,9 +162,6 @@ fn is_root() -> bool {
 }
 
 pub fn run(args: &Args) -> Result<()> {
-    // This task prints every command it runs, docker's too: it is meant to be
-    // repeatable by hand.
-    docker::set_verbose(true);
     let dockerfile = project_root().join("Dockerfile");
     let text = fs::read_to_string(&dockerfile)
         .with_context(|| format!("cannot read {}", dockerfile.display()))?;
@@ -346,7 +315,7 @@ fn make(image: &DebianImage, mirror: &str) -> Result<()> {
         done: 0,
     };
     // /var/tmp: on disk (a tmpfs /tmp may be small, or mounted nodev/noexec).
-    let rootfs = PathBuf::from("/var/tmp").join(docker::unique_name("image-lab-rootfs"));
+    let rootfs = PathBuf::from("/var/tmp").join(crate::unique_name("image-lab-rootfs"));
     let _rootfs_guard = Guard::register(Resource::TempDir(rootfs.clone()));
 
     steps.next(&format!(
@@ -385,7 +354,7 @@ fn make(image: &DebianImage, mirror: &str) -> Result<()> {
     ));
     // Imported under a temporary name first: a failure must not remove an
     // older image of the real name.
-    let staging = docker::unique_name("image-lab-staging").to_lowercase();
+    let staging = crate::unique_name("image-lab-staging").to_lowercase();
     let staged = docker::import_rootfs(&rootfs, &changes, &staging)?;
     let versions = docker::run_to_completion(&staged.reference, &["sh", "-c", image.check])
         .with_context(|| format!("the imported image cannot run `{}`", image.check))?;
@@ -422,13 +391,11 @@ fn debootstrap_into(
         &rootfs_arg,
         mirror,
     ];
-    let program_name = program.to_string_lossy();
-    show(&program_name, &args);
+    let debootstrap = Cmd::new(program).args(args);
+    debootstrap.announce();
     let (reader, writer) = std::io::pipe()?;
-    let mut command = Command::new(program);
+    let mut command = debootstrap.command();
     command
-        .args(args)
-        .stdin(Stdio::null())
         .stdout(writer.try_clone()?)
         .stderr(writer)
         .process_group(0);

@@ -5,7 +5,7 @@
 //! still registered before exiting).
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
@@ -13,17 +13,14 @@ use std::time::SystemTime;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
+use crate::command::Cmd;
+
 /// Something created on the engine that must not outlive the run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Resource {
-    /// A container, by name.
-    Container(String),
-    /// An image, by reference.
-    Image(String),
-    /// A network, by name (removed after the containers registered later).
-    Network(String),
-    /// A compose project: `docker compose -p NAME -f FILE down -v --rmi local`.
-    ComposeProject { name: String, file: String },
+    /// Something on the engine (a container, an image, a network, a compose
+    /// project): the command that removes it, such as `docker rm --force NAME`.
+    Undo(Cmd),
     /// A process group this run started (`CommandExt::process_group(0)`),
     /// by its leader's PID: every process in it gets SIGKILL.
     ProcessGroup(i32),
@@ -46,11 +43,10 @@ static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 impl Resource {
     fn remove(&self) {
-        let args: Vec<&str> = match self {
+        match self {
             Resource::ProcessGroup(leader) => {
                 // Best effort: the group may already be gone.
                 let _ = killpg(Pid::from_raw(*leader), Signal::SIGKILL);
-                return;
             }
             Resource::FileContents {
                 path,
@@ -66,38 +62,22 @@ impl Resource {
                 if let Err(error) = restored {
                     eprintln!("warning: cannot restore {}: {error}", path.display());
                 }
-                return;
             }
             Resource::TempDir(path) => {
                 if let Err(error) = remove_temp_dir(path) {
                     eprintln!("warning: cannot remove {}: {error:#}", path.display());
                 }
-                return;
             }
-            Resource::Container(name) => vec!["rm", "--force", "--volumes", name],
-            Resource::Image(reference) => vec!["image", "rm", "--force", reference],
-            Resource::Network(name) => vec!["network", "rm", name],
-            Resource::ComposeProject { name, file } => vec![
-                "compose",
-                "--project-name",
-                name,
-                "--file",
-                file,
-                "down",
-                "--volumes",
-                "--remove-orphans",
-                "--timeout",
-                "5",
-            ],
-        };
-        crate::docker::announce(&args);
-        // Best effort: the resource may already be gone.
-        let _ = Command::new(crate::docker::cli())
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+            Resource::Undo(command) => {
+                command.announce();
+                // Best effort: the resource may already be gone.
+                let _ = command
+                    .command()
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
     }
 }
 
@@ -153,6 +133,10 @@ impl Drop for Guard {
 /// On Ctrl-C or SIGTERM: remove every registered resource, then exit 130.
 pub fn remove_on_interrupt() {
     let installed = ctrlc::set_handler(|| {
+        // Held until the exit: the other threads go on until they touch what
+        // is being removed, and must not print what they make of that.
+        let _stdout = std::io::stdout().lock();
+        let _stderr = std::io::stderr().lock();
         eprintln!("interrupted: removing what this run created");
         let live = {
             let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
@@ -198,12 +182,9 @@ pub fn remove_temp_dir(dir: &std::path::Path) -> anyhow::Result<()> {
         return Ok(());
     }
     for point in mounts_under(dir) {
-        eprintln!("$ umount --lazy {}", point.display());
-        let _ = Command::new("umount")
-            .arg("--lazy")
-            .arg(&point)
-            .stdin(Stdio::null())
-            .status();
+        let umount = Cmd::new("umount").arg("--lazy").arg(&point);
+        umount.show();
+        let _ = umount.command().status();
     }
     let left = mounts_under(dir);
     if !left.is_empty() {

@@ -7,67 +7,28 @@
 use std::env;
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::cleanup::{Guard, Resource};
-use crate::inspect;
-
-static VERBOSE: AtomicBool = AtomicBool::new(false);
-
-/// Print every docker command before running it.
-pub fn set_verbose(verbose: bool) {
-    VERBOSE.store(verbose, Ordering::Relaxed);
-}
+use crate::command::{Cmd, last_lines};
+use crate::http::{Answer, http_get};
+use crate::{inspect, unique_name, wait_for};
 
 /// The docker CLI to run: `$DOCKER`, or `docker` from PATH.
 pub fn cli() -> PathBuf {
     env::var_os("DOCKER").map_or_else(|| PathBuf::from("docker"), PathBuf::from)
 }
 
-/// Prints `$ docker ARGS` when verbose.
-pub fn announce<S: AsRef<OsStr>>(args: &[S]) {
-    if VERBOSE.load(Ordering::Relaxed) {
-        let words: Vec<_> = args
-            .iter()
-            .map(|a| shell_word(&a.as_ref().to_string_lossy()))
-            .collect();
-        eprintln!("$ docker {}", words.join(" "));
-    }
-}
-
-fn shell_word(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c));
-    if plain {
-        word.to_owned()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
-    }
-}
-
-fn last_lines(text: &str, count: usize) -> String {
-    let lines: Vec<_> = text.trim_end().lines().collect();
-    lines[lines.len().saturating_sub(count)..].join("\n")
-}
-
-/// `docker ARGS` with no input, printed with `--verbose`.
-fn command<S: AsRef<OsStr>>(args: &[S]) -> Command {
-    announce(args);
-    let mut command = Command::new(cli());
-    command.args(args).stdin(Stdio::null());
-    command
+/// `docker ARGS`, to run.
+pub fn docker<S: AsRef<OsStr>>(args: &[S]) -> Cmd {
+    Cmd::new(cli()).args(args)
 }
 
 fn cannot_start(error: std::io::Error) -> anyhow::Error {
@@ -79,42 +40,39 @@ fn cannot_start(error: std::io::Error) -> anyhow::Error {
 
 /// Runs `docker ARGS` and returns its output, whatever its exit status.
 pub fn output<S: AsRef<OsStr>>(args: &[S]) -> Result<Output> {
-    command(args).output().map_err(cannot_start)
+    docker(args).output().map_err(cannot_start)
 }
 
-/// [`output`], but the command is killed once `timeout` has passed: for
-/// commands whose duration an untrusted image decides (`docker exec` runs
-/// the image's own programs). Its output is read after it exits, so one that
-/// prints more than a pipe holds is cut off by the timeout like a hung one.
+/// [`output`], killed once `timeout` has passed: for commands whose
+/// duration an untrusted image decides (`docker exec` runs its programs).
 pub fn output_within<S: AsRef<OsStr>>(args: &[S], timeout: Duration) -> Result<Output> {
-    let mut child = command(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(cannot_start)?;
-    if wait_for(timeout, || child.try_wait().ok().flatten()).is_none() {
-        let _ = child.kill();
-        let _ = child.wait();
-        bail!("did not finish within {timeout:?}");
-    }
-    Ok(child.wait_with_output()?)
+    docker(args)
+        .output_within(timeout)
+        .map_err(cannot_start)?
+        .with_context(|| format!("did not finish within {timeout:?}"))
 }
 
 /// Runs `docker ARGS`; its trimmed stdout, or an error quoting its stderr.
 pub fn run<S: AsRef<OsStr>>(args: &[S]) -> Result<String> {
     let out = output(args)?;
     if !out.status.success() {
-        let words: Vec<_> = args
-            .iter()
-            .map(|a| a.as_ref().to_string_lossy().into_owned())
-            .collect();
         bail!(
-            "`docker {}` failed: {}",
-            words.join(" "),
+            "`{}` failed: {}",
+            docker(args).shown(),
             last_lines(&String::from_utf8_lossy(&out.stderr), 3)
         );
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// What undoes the creation of container `name`.
+fn remove_container(name: &str) -> Resource {
+    Resource::Undo(docker(&["rm", "--force", "--volumes", name]))
+}
+
+/// What undoes the creation (or tagging) of image `reference`.
+pub fn remove_image(reference: &str) -> Resource {
+    Resource::Undo(docker(&["image", "rm", "--force", reference]))
 }
 
 /// Checks that an engine answers; the error says how to start one.
@@ -129,38 +87,6 @@ pub fn ensure_engine() -> Result<String> {
         );
     }
     Ok(version)
-}
-
-/// A name no other run uses: `PREFIX-<pid>-<time>-<n>`.
-pub fn unique_name(prefix: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!(
-        "{prefix}-{}-{nanos:x}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// A free TCP port on 127.0.0.1 (the kernel's pick).
-pub fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-/// Polls `probe` every 50 ms until it returns `Some`, or `timeout` passes.
-pub fn wait_for<T>(timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = probe() {
-            return Some(value);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
 }
 
 // ---------------------------------------------------------------- building
@@ -293,17 +219,14 @@ fn build_with(spec: &Build, flags: &[&str]) -> Result<Image> {
         args.extend(["--build-arg".into(), format!("{name}={value}")]);
     }
     args.push(spec.context.to_string_lossy().into_owned());
-    announce(&args);
-    let guard = Guard::register(Resource::Image(spec.tag.clone()));
-    let mut command = Command::new(&client.cli);
-    command
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    let mut build = Cmd::new(&client.cli).args(&args);
     if client.needs_env {
-        command.env("DOCKER_BUILDKIT", "1");
+        build = build.env("DOCKER_BUILDKIT", "1");
     }
+    build.announce();
+    let guard = Guard::register(remove_image(&spec.tag));
+    let mut command = build.command();
+    command.stdout(Stdio::null()).stderr(Stdio::piped());
     let started = Instant::now();
     let mut child = command
         .spawn()
@@ -455,12 +378,7 @@ impl Run {
             .publish
             .map(|port| port.to_string())
             .unwrap_or_default();
-        let words: Vec<_> = self
-            .args("NAME", &host_port, false)
-            .iter()
-            .map(|w| shell_word(w))
-            .collect();
-        format!("docker {}", words.join(" "))
+        docker(&self.args("NAME", &host_port, false)).shown()
     }
 
     /// `docker run --detach ...`; the container is removed when dropped. A
@@ -468,7 +386,7 @@ impl Run {
     /// runs in parallel never race for one.
     pub fn start(&self) -> Result<Container> {
         let name = unique_name("labcheck");
-        let guard = Guard::register(Resource::Container(name.clone()));
+        let guard = Guard::register(remove_container(&name));
         let started = Instant::now();
         let args = self.args(&name, "", true);
         run(&args).with_context(|| format!("cannot start a container of {}", self.image))?;
@@ -733,44 +651,6 @@ pub struct Process {
     pub command: String,
 }
 
-// ---------------------------------------------------------------- HTTP
-
-/// An HTTP answer.
-#[derive(Debug, Clone)]
-pub struct Answer {
-    pub status: u16,
-    pub content_type: String,
-    pub body: String,
-}
-
-/// `GET http://127.0.0.1:PORT/PATH` with a 2 s timeout; any status is an answer.
-pub fn http_get(port: u16, path: &str) -> Result<Answer> {
-    let agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(2)))
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    let mut response = agent
-        .get(&format!("http://127.0.0.1:{port}{path}"))
-        .call()?;
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(1 << 20)
-        .read_to_string()?;
-    Ok(Answer {
-        status: response.status().as_u16(),
-        content_type,
-        body,
-    })
-}
-
 // ---------------------------------------------------------------- images
 
 /// The ID of image `reference`, or `None` when the engine has no such image.
@@ -808,27 +688,22 @@ pub fn import_rootfs(rootfs: &Path, changes: &[String], reference: &str) -> Resu
         args.extend(["--change".into(), change.clone()]);
     }
     args.extend(["-".into(), reference.to_owned()]);
-    let tar_args = [
-        "--numeric-owner".to_owned(),
-        "-C".into(),
-        rootfs.to_string_lossy().into_owned(),
-        "-c".into(),
-        ".".into(),
-    ];
-    if VERBOSE.load(Ordering::Relaxed) {
-        let tar_words: Vec<_> = tar_args.iter().map(|w| shell_word(w)).collect();
-        let words: Vec<_> = args.iter().map(|w| shell_word(w)).collect();
-        eprintln!("$ tar {} | docker {}", tar_words.join(" "), words.join(" "));
+    let tar = Cmd::new("tar")
+        .args(["--numeric-owner", "-C"])
+        .arg(rootfs)
+        .args(["-c", "."]);
+    let import = docker(&args);
+    if crate::command::verbose() {
+        eprintln!("$ {} | {}", tar.shown(), import.shown());
     }
-    let guard = Guard::register(Resource::Image(reference.to_owned()));
-    let mut tar = Command::new("tar")
-        .args(&tar_args)
-        .stdin(Stdio::null())
+    let guard = Guard::register(remove_image(reference));
+    let mut tar = tar
+        .command()
         .stdout(Stdio::piped())
         .spawn()
         .context("cannot run tar")?;
-    let import = Command::new(cli())
-        .args(&args)
+    let import = import
+        .command()
         .stdin(tar.stdout.take().expect("stdout is piped"))
         .output()
         .context("cannot run docker import")?;
@@ -859,7 +734,7 @@ pub struct Network {
 
 /// `docker network create --opt KEY=VALUE... NAME`.
 pub fn create_network(name: &str, options: &[&str]) -> Result<Network> {
-    let guard = Guard::register(Resource::Network(name.to_owned()));
+    let guard = Guard::register(Resource::Undo(docker(&["network", "rm", name])));
     let mut args = vec!["network", "create"];
     for option in options {
         args.extend(["--opt", option]);
@@ -877,7 +752,7 @@ pub fn create_network(name: &str, options: &[&str]) -> Result<Network> {
 /// this run is interrupted.
 pub fn run_to_completion(image: &str, command: &[&str]) -> Result<String> {
     let name = unique_name("image-lab-once");
-    let _guard = Guard::register(Resource::Container(name.clone()));
+    let _guard = Guard::register(remove_container(&name));
     let mut args = vec!["run", "--rm", "--name", &name, "--network", "none", image];
     args.extend_from_slice(command);
     run(&args)
@@ -933,29 +808,13 @@ impl Compose {
     /// `VAR=value docker compose ... COMMAND`: its stdout, or an error quoting
     /// the end of its output. Printed with `--verbose`, secrets masked.
     pub fn run(&self, command: &[&str]) -> Result<String> {
-        let args = self.args(command);
-        if VERBOSE.load(Ordering::Relaxed) {
-            let vars: Vec<String> = self
-                .env
-                .iter()
-                .map(|(name, value)| {
-                    let shown = if name.contains("SECRET") {
-                        "***"
-                    } else {
-                        value
-                    };
-                    format!("{name}={}", shell_word(shown))
-                })
-                .collect();
-            let words: Vec<_> = args.iter().map(|w| shell_word(w)).collect();
-            eprintln!("$ {} docker {}", vars.join(" "), words.join(" "));
-        }
-        let out = Command::new(cli())
-            .args(&args)
-            .envs(self.env.iter().map(|(name, value)| (name, value)))
-            .stdin(Stdio::null())
-            .output()
-            .context("cannot run docker compose")?;
+        let compose = self
+            .env
+            .iter()
+            .fold(docker(&self.args(command)), |cmd, (name, value)| {
+                cmd.env(name, value)
+            });
+        let out = compose.output().context("cannot run docker compose")?;
         if !out.status.success() {
             let all = String::from_utf8_lossy(&out.stdout).into_owned()
                 + &String::from_utf8_lossy(&out.stderr);
@@ -971,10 +830,13 @@ impl Compose {
     /// `docker compose up --build --wait EXTRA...`: builds, starts, and
     /// returns once every service is healthy. Down again when dropped.
     pub fn up(&self, extra: &[&str]) -> Result<ComposeUp> {
-        let guard = Guard::register(Resource::ComposeProject {
-            name: self.project.clone(),
-            file: self.file.to_string_lossy().into_owned(),
-        });
+        let guard = Guard::register(Resource::Undo(docker(&self.args(&[
+            "down",
+            "--volumes",
+            "--remove-orphans",
+            "--timeout",
+            "5",
+        ]))));
         let mut command = vec!["up", "--build", "--wait"];
         command.extend_from_slice(extra);
         self.run(&command)?;

@@ -4,9 +4,11 @@
 pub mod bench;
 pub mod builder_image;
 pub mod cleanup;
+pub mod command;
 pub mod docker;
 pub mod grade;
 pub mod grading;
+pub mod http;
 pub mod inspect;
 pub mod report;
 pub mod seed;
@@ -19,6 +21,36 @@ pub fn launch_error(program: &str, missing: &str) -> impl FnOnce(std::io::Error)
     move |error| match error.kind() {
         std::io::ErrorKind::NotFound => anyhow::anyhow!("{missing}"),
         _ => anyhow::anyhow!("cannot run {program}: {error}"),
+    }
+}
+
+/// A name no other run uses: `PREFIX-<pid>-<time>-<n>`.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{prefix}-{}-{nanos:x}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
+/// Polls `probe` every 50 ms until it returns `Some`, or `timeout` passes.
+pub fn wait_for<T>(
+    timeout: std::time::Duration,
+    mut probe: impl FnMut() -> Option<T>,
+) -> Option<T> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe() {
+            return Some(value);
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
 

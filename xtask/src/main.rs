@@ -34,7 +34,9 @@ enum Task {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    xtask::docker::set_verbose(cli.verbose);
+    // builder-image prints every command it runs: it is meant to be repeatable by hand.
+    let always_shown = matches!(cli.task, Task::BuilderImage(_));
+    xtask::command::set_verbose(cli.verbose || always_shown);
     xtask::cleanup::remove_on_interrupt();
     let outcome = match cli.task {
         Task::BuilderImage(args) => builder_image::run(&args).map(|()| ExitCode::SUCCESS),

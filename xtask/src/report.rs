@@ -14,7 +14,7 @@ use crate::docker;
 use crate::grading::output::{self, Lang};
 use crate::grading::{self, Grade, Status, Subject, checks};
 use crate::project_root;
-use crate::verify::{Target, build_production_image};
+use crate::verify::{Target, build_repository_image};
 
 /// Options of `cargo xtask report`.
 #[derive(clap::Args, Debug)]
@@ -381,8 +381,8 @@ pub fn measure(target: &Target) -> Result<Measured> {
     ])?;
     eprintln!("grading {}", subject.image);
     let grade = grading::grade(&subject)?;
-    let naive_tag = docker::unique_name("image-lab-naive");
-    let naive_image = build_production_image(&subject.seed, "Dockerfile.naive", &naive_tag)
+    let naive_tag = crate::unique_name("image-lab-naive");
+    let naive_image = build_repository_image(&subject.seed, "Dockerfile.naive", &naive_tag)
         .context("building Dockerfile.naive for the comparison")?;
     eprintln!("grading the naive build {naive_tag}");
     let naive = grading::grade(&Subject {

@@ -82,7 +82,7 @@ impl Target {
                 port: self.port,
             });
         }
-        let image = build_production_image(&seed, "Dockerfile", &seed.image_name())?.keep();
+        let image = build_repository_image(&seed, "Dockerfile", &seed.image_name())?.keep();
         Ok(Subject {
             image: image.reference.clone(),
             seed,
@@ -106,8 +106,9 @@ fn revision() -> String {
         )
 }
 
-/// Builds one of this repository's Dockerfiles with the seed's identity.
-pub fn build_production_image(seed: &Seed, dockerfile: &str, tag: &str) -> Result<Image> {
+/// Builds one of this repository's Dockerfiles (`Dockerfile`, or the
+/// anti-example `Dockerfile.naive`) with the seed's identity.
+pub fn build_repository_image(seed: &Seed, dockerfile: &str, tag: &str) -> Result<Image> {
     eprintln!("building {tag} from {dockerfile}");
     docker::build(&Build {
         context: project_root(),

@@ -161,7 +161,7 @@ fn build_steps(
         )
     })?;
     docker::build_client()?;
-    let nonce = docker::unique_name("bench");
+    let nonce = crate::unique_name("bench");
     let (isolated, cache_mounts) = isolate_cache_mounts(&original, &nonce);
     let cold_file = cold_dockerfile(root);
     fs::create_dir_all(cold_file.parent().expect("has a parent"))?;

@@ -589,7 +589,7 @@ pub struct Report {
     pub shutdown_trials: Vec<ShutdownTrial>,
     pub load_runs: Vec<LoadRun>,
     pub image: Option<image::ImageReport>,
-    pub targets: Vec<output::Target>,
+    pub targets: Vec<output::Goal>,
     /// The commands behind the figures, as a user would type them.
     pub commands: Vec<String>,
     /// What this run left out, and why.

@@ -10,7 +10,7 @@ use super::{Figure, Report};
 
 /// One target of issue 5: reported, never asserted.
 #[derive(Debug, Clone, Serialize)]
-pub struct Target {
+pub struct Goal {
     pub target: String,
     pub goal: String,
     pub measured: String,
@@ -78,7 +78,7 @@ fn value(report: &Report, id: &str, peer: PeerId) -> Option<f64> {
 }
 
 /// The targets of issue 5, for the service (and its image).
-pub fn targets(report: &Report) -> Vec<Target> {
+pub fn targets(report: &Report) -> Vec<Goal> {
     let service = |id: &str| value(report, id, PeerId::Service);
     let rps = |peer| value(report, "health_c16_rps", peer);
     let versus = |peer: PeerId| Some(rps(PeerId::Service)? / rps(peer)?);
@@ -93,7 +93,7 @@ pub fn targets(report: &Report) -> Vec<Target> {
                value: Option<f64>,
                shown: &dyn Fn(f64) -> String,
                met: &dyn Fn(f64) -> bool| {
-        Target {
+        Goal {
             target: target.to_owned(),
             goal: goal.to_owned(),
             measured: value.map_or_else(|| not_measured.to_owned(), shown),

@@ -203,7 +203,7 @@ impl Peers {
 
     /// Starts one instance of `peer` on a free port.
     pub fn start(&self, peer: PeerId) -> Result<Instance> {
-        let port = docker::free_port()?;
+        let port = crate::http::free_port()?;
         let log = self.logs.join(format!("{}.log", peer.key()));
         if peer == PeerId::Image {
             let run = self.container_run(port)?;
@@ -358,7 +358,7 @@ impl Drop for Instance {
 
 /// The status code of `GET path` on 127.0.0.1:port, in one connection.
 ///
-/// By hand rather than `docker::http_get` (ureq): it times a start-up of a
+/// By hand rather than `crate::http::http_get` (ureq): it times a start-up of a
 /// few milliseconds, polled every 0.5 ms, so each probe is one connect, one
 /// write and the status line, with no agent to build or body to read.
 pub fn status_of(port: u16, path: &str, timeout: Duration) -> std::io::Result<u16> {

@@ -21,7 +21,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::sandbox::{self, Sandbox};
-use crate::docker::{self, Answer, Container, Process, Run, Stopped};
+use crate::docker::{self, Container, Process, Run, Stopped};
+use crate::http::Answer;
 use crate::inspect;
 use crate::seed::Seed;
 use anyhow::{Context, Result};

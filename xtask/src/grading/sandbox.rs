@@ -39,7 +39,7 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn create() -> Result<Self> {
-        let name = docker::unique_name("image-lab-grading");
+        let name = crate::unique_name("image-lab-grading");
         Ok(Sandbox {
             network: docker::create_network(&name, NETWORK_OPTIONS)?,
         })
