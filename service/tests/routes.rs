@@ -1,11 +1,12 @@
 //! The HTTP contract of `/`, `/health`, `/proof` and `/ready`, byte for byte,
-//! against the real binary.
+//! against the application served in-process over real TCP (the binary's
+//! own behaviour, signals and exit codes are startup.rs and shutdown.rs).
 
 mod support;
 
 use std::time::{Duration, Instant};
 
-use support::Service;
+use support::spawn_app;
 
 const HTML: &str = "text/html; charset=utf-8";
 const JSON: &str = "application/json";
@@ -36,7 +37,7 @@ fn health_uptime(body: &str) -> Option<f64> {
 
 #[test]
 fn index_greets_in_html_with_the_default_rocket() {
-    let service = Service::start(&[]);
+    let service = spawn_app(&[]);
     let response = service.request("GET", "/");
     assert_eq!(response.status, 200, "{response:?}");
     assert_eq!(response.header("content-type"), Some(HTML));
@@ -45,7 +46,7 @@ fn index_greets_in_html_with_the_default_rocket() {
 
 #[test]
 fn index_ignores_the_query_string() {
-    let service = Service::start(&[]);
+    let service = spawn_app(&[]);
     let response = service.request("GET", "/?x=1");
     assert_eq!(response.status, 200, "{response:?}");
     assert_eq!(response.header("content-type"), Some(HTML));
@@ -54,7 +55,7 @@ fn index_ignores_the_query_string() {
 
 #[test]
 fn rocket_size_is_read_at_start() {
-    let service = Service::start(&[("ROCKET_SIZE", "Big")]);
+    let service = spawn_app(&[("ROCKET_SIZE", "Big")]);
     let response = service.request("GET", "/");
     assert_eq!(response.status, 200, "{response:?}");
     assert_eq!(response.text(), "Hello from Docker! Rocket=Big\n");
@@ -62,7 +63,7 @@ fn rocket_size_is_read_at_start() {
 
 #[test]
 fn health_is_compact_json_with_a_rounded_uptime_that_grows() {
-    let service = Service::start(&[]);
+    let service = spawn_app(&[]);
     let first = service.request("GET", "/health");
     assert_eq!(first.status, 200, "{first:?}");
     assert_eq!(first.header("content-type"), Some(JSON));
@@ -89,7 +90,7 @@ fn health_is_compact_json_with_a_rounded_uptime_that_grows() {
 
 #[test]
 fn proof_without_secret_is_a_400() {
-    let service = Service::start(&[]);
+    let service = spawn_app(&[]);
     let response = service.request("GET", "/proof");
     assert_eq!(response.status, 400, "{response:?}");
     assert_eq!(response.header("content-type"), Some(JSON));
@@ -98,7 +99,7 @@ fn proof_without_secret_is_a_400() {
 
 #[test]
 fn proof_with_an_empty_secret_is_a_400() {
-    let service = Service::start(&[("SECRET", ""), ("LAB_LOGIN", "alice")]);
+    let service = spawn_app(&[("SECRET", ""), ("LAB_LOGIN", "alice")]);
     let response = service.request("GET", "/proof");
     assert_eq!(response.status, 400, "{response:?}");
     assert_eq!(response.header("content-type"), Some(JSON));
@@ -107,7 +108,7 @@ fn proof_with_an_empty_secret_is_a_400() {
 
 #[test]
 fn proof_is_the_hmac_of_login_and_token() {
-    let service = Service::start(ALICE);
+    let service = spawn_app(ALICE);
     let response = service.request("GET", "/proof");
     assert_eq!(response.status, 200, "{response:?}");
     assert_eq!(response.header("content-type"), Some(JSON));
@@ -120,8 +121,8 @@ fn proof_is_the_hmac_of_login_and_token() {
 #[test]
 fn proof_login_and_token_default_to_unknown() {
     let expected = format!("{{\"login\":\"unknown\",\"ok\":true,\"proof\":\"{UNKNOWN_PROOF}\"}}\n");
-    let unset = Service::start(&[("SECRET", "s3")]);
-    let empty = Service::start(&[("SECRET", "s3"), ("LAB_LOGIN", ""), ("LAB_TOKEN", "")]);
+    let unset = spawn_app(&[("SECRET", "s3")]);
+    let empty = spawn_app(&[("SECRET", "s3"), ("LAB_LOGIN", ""), ("LAB_TOKEN", "")]);
     for service in [unset, empty] {
         let response = service.request("GET", "/proof");
         assert_eq!(response.status, 200, "{response:?}");
@@ -131,7 +132,7 @@ fn proof_login_and_token_default_to_unknown() {
 
 #[test]
 fn head_answers_like_get_without_a_body() {
-    let service = Service::start(ALICE);
+    let service = spawn_app(ALICE);
     for path in ROUTES {
         let get = service.request("GET", path);
         let head = service.request("HEAD", path);
@@ -166,7 +167,7 @@ fn head_answers_like_get_without_a_body() {
 
 #[test]
 fn other_methods_are_405_with_an_allow_header() {
-    let service = Service::start(ALICE);
+    let service = spawn_app(ALICE);
     for path in ROUTES {
         for method in ["POST", "PUT", "DELETE"] {
             let response = service.request(method, path);
@@ -185,7 +186,7 @@ fn other_methods_are_405_with_an_allow_header() {
 
 #[test]
 fn unknown_paths_are_404_with_a_small_json_error() {
-    let service = Service::start(&[]);
+    let service = spawn_app(&[]);
     for path in ["/health/", "/nope", "/proof/extra", "//"] {
         let response = service.request("GET", path);
         assert_eq!(response.status, 404, "GET {path}: {response:?}");
@@ -199,7 +200,7 @@ fn unknown_paths_are_404_with_a_small_json_error() {
 
 #[test]
 fn ready_is_200_while_serving() {
-    let service = Service::start(&[]);
+    let service = spawn_app(&[]);
     let response = service.request("GET", "/ready");
     assert_eq!(response.status, 200, "{response:?}");
     assert_eq!(response.header("content-type"), Some(JSON));

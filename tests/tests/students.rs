@@ -18,7 +18,7 @@ use serde_json::Value;
 use xtask::builder_image;
 use xtask::docker::{self, Build, Image};
 use xtask::grade;
-use xtask::grading::{self, Subject, checks, output};
+use xtask::grading::{self, Subject, checks, formats};
 use xtask::seed::Seed;
 
 /// Every student of `roster.csv` and the lab criteria their image fails, as
@@ -264,7 +264,7 @@ fn no_answer_on_the_port_is_said_once(fx: &Fixture) -> Result<(), Failed> {
         failed == ["read-only", "env-config", "proof", "health"],
         || format!("failed {failed:?}"),
     )?;
-    let table = output::table(&grade, false);
+    let table = formats::table(&grade, false);
     let note = "note: the app never answered, so read-only, env-config, proof, health fail \
                 for this one reason: no answer on port 8000";
     ensure(table.matches(note).count() == 1, || {

@@ -11,7 +11,7 @@ use e2e::ensure;
 use libtest_mimic::{Arguments, Failed};
 use xtask::builder_image;
 use xtask::docker::{self, Build, Image};
-use xtask::grading::output::Lang;
+use xtask::grading::formats::Lang;
 use xtask::grading::{self, Status, Subject};
 use xtask::report;
 use xtask::seed::Seed;

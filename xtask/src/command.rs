@@ -94,11 +94,16 @@ impl Cmd {
             };
             format!("{name}={}", shell_word(value))
         });
-        let program = Path::new(&self.program)
-            .file_name()
-            .unwrap_or(&self.program)
-            .to_string_lossy()
-            .into_owned();
+        // A program given by an absolute path (`$CARGO`, `$DOCKER`) is shown
+        // by its name, as found on PATH; a relative one as it is.
+        let path = Path::new(&self.program);
+        let program = if path.is_absolute() {
+            path.file_name().unwrap_or(&self.program)
+        } else {
+            &self.program
+        }
+        .to_string_lossy()
+        .into_owned();
         let words = std::iter::once(program)
             .chain(self.args.iter().map(|a| shell_word(&a.to_string_lossy())));
         variables.chain(words).collect::<Vec<_>>().join(" ")

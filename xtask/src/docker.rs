@@ -433,7 +433,7 @@ pub struct Container {
 
 /// How a container ended after `docker stop`.
 #[derive(Debug, Clone, Copy)]
-pub struct Stopped {
+pub struct Ended {
     pub elapsed: Duration,
     pub exit_code: i64,
 }
@@ -579,7 +579,7 @@ impl Container {
     }
 
     /// `docker stop --time SECS`: how long it took and the exit code.
-    pub fn stop(&self, kill_after: Duration) -> Result<Stopped> {
+    pub fn stop(&self, kill_after: Duration) -> Result<Ended> {
         let started = Instant::now();
         run(&[
             "stop",
@@ -589,7 +589,7 @@ impl Container {
         ])?;
         let elapsed = started.elapsed();
         let exit_code = self.inspect()?.state.exit_code;
-        Ok(Stopped { elapsed, exit_code })
+        Ok(Ended { elapsed, exit_code })
     }
 
     /// Everything the container printed, stdout then stderr.

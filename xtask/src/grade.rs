@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::docker;
-use crate::grading::output::{self, Lang};
+use crate::grading::formats::{self, Lang};
 use crate::grading::{self, Subject, checks};
 use crate::seed::Seed;
 
@@ -181,20 +181,20 @@ fn ensure_image(image: &str, pull: bool) -> Result<(), String> {
 fn grade_one(subject: &Subject, out: &Path, pull: bool) -> Result<Value, String> {
     ensure_image(&subject.image, pull)?;
     let grade = grading::grade(subject).map_err(|e| format!("{e:#}"))?;
-    let json = output::json(&grade, false);
+    let json = formats::json(&grade, false);
     let mut md = format!(
         "# {}: `{}`\n\n**{}**\n\n",
         subject.seed.login,
         subject.image,
-        output::verdict(&grade, false, Lang::En)
+        formats::verdict(&grade, false, Lang::En)
     );
-    for note in output::notes(&grade) {
+    for note in formats::notes(&grade) {
         let _ = writeln!(md, "- {note}");
     }
     let _ = writeln!(
         md,
         "\n## Criteria\n\n{}\n## Evidence\n",
-        output::markdown(&grade, Lang::En)
+        formats::markdown(&grade, Lang::En)
     );
     for o in &grade.outcomes {
         let _ = writeln!(md, "- `{}`: {}", o.id, o.detail.replace('\n', " "));

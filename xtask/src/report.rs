@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::docker;
-use crate::grading::output::{self, Lang};
+use crate::grading::formats::{self, Lang};
 use crate::grading::{self, Grade, Status, Subject, checks};
 use crate::project_root;
 use crate::verify::{Target, build_repository_image};
@@ -30,7 +30,7 @@ pub struct Args {
 }
 
 /// The figures compared between the two images.
-struct Figures {
+struct ImageFacts {
     size_bytes: u64,
     layers: usize,
     user: String,
@@ -43,11 +43,11 @@ struct Figures {
     lab_applicable: usize,
 }
 
-impl Figures {
+impl ImageFacts {
     fn of(grade: &Grade) -> Self {
         let e = &grade.evidence;
         let lab = grade.outcomes.iter().filter(|o| o.lab);
-        Figures {
+        ImageFacts {
             size_bytes: e.image.size,
             layers: e.image.root_fs.layers.len(),
             user: e.image.config.user.clone(),
@@ -114,7 +114,7 @@ fn compared(a: Duration, b: Duration, lang: Lang) -> String {
 
 /// The discussion: one sentence per measured difference, in `lang`; both
 /// languages say the same figures.
-fn discussion(prod: &Figures, naive: &Figures, lang: Lang) -> Vec<String> {
+fn discussion(prod: &ImageFacts, naive: &ImageFacts, lang: Lang) -> Vec<String> {
     let ru = lang == Lang::Ru;
     let times_smaller = naive.size_bytes as f64 / prod.size_bytes.max(1) as f64;
     let (prod_mb, naive_mb) = (mb(prod.size_bytes, lang), mb(naive.size_bytes, lang));
@@ -250,7 +250,7 @@ pub fn markdown(measured: &Measured, lang: Lang) -> String {
         naive,
         history,
     } = measured;
-    let (prod, naive_figures) = (Figures::of(grade), Figures::of(naive));
+    let (prod, naive_figures) = (ImageFacts::of(grade), ImageFacts::of(naive));
     let subject = &grade.evidence.subject;
     let mut md = String::new();
     let _ = writeln!(
@@ -269,12 +269,12 @@ pub fn markdown(measured: &Measured, lang: Lang) -> String {
             "Отчёт создан командой `cargo xtask report`; все цифры ниже измерены в этом запуске на Docker Engine."
         )
     );
-    let _ = writeln!(md, "**{}**\n", output::verdict(grade, false, lang));
+    let _ = writeln!(md, "**{}**\n", formats::verdict(grade, false, lang));
     let _ = writeln!(
         md,
         "## {}\n\n{}",
         lang.pick("Criteria", "Критерии"),
-        output::markdown(grade, lang)
+        formats::markdown(grade, lang)
     );
     let _ = writeln!(
         md,
@@ -405,7 +405,7 @@ pub fn run(args: &Args) -> Result<()> {
         .with_context(|| format!("cannot write {}", args.output.display()))?;
     eprintln!(
         "{}\nreport written to {}",
-        output::verdict(&measured.grade, false, args.lang),
+        formats::verdict(&measured.grade, false, args.lang),
         args.output.display()
     );
     Ok(())

@@ -7,7 +7,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{Result, bail};
 
 use crate::docker::{self, Build, Image};
-use crate::grading::output::{self, Lang};
+use crate::grading::formats::{self, Lang};
 use crate::grading::{self, Grade, Subject};
 use crate::project_root;
 use crate::seed::Seed;
@@ -133,7 +133,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             std::fs::write(path, &text)?;
             eprintln!(
                 "{}\nwritten to {}",
-                output::verdict(&grade, args.strict, Lang::En),
+                formats::verdict(&grade, args.strict, Lang::En),
                 path.display()
             );
         }
@@ -148,8 +148,8 @@ pub fn run(args: &Args) -> Result<ExitCode> {
 
 fn render(grade: &Grade, format: Format, strict: bool) -> String {
     match format {
-        Format::Table => output::table(grade, strict),
-        Format::Json => output::json(grade, strict) + "\n",
-        Format::Junit => output::junit(grade, strict),
+        Format::Table => formats::table(grade, strict),
+        Format::Json => formats::json(grade, strict) + "\n",
+        Format::Junit => formats::junit(grade, strict),
     }
 }

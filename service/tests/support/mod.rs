@@ -1,6 +1,8 @@
-//! Helpers shared by the integration tests: start the real `service` binary
-//! on a free port, capture what it prints, speak raw HTTP/1.1 to it, and
-//! make sure no process outlives its test.
+//! Helpers shared by the integration tests: serve the application
+//! in-process ([`spawn_app`], for the HTTP contract), or start the real
+//! `service` binary on a free port where the process is the point (signals,
+//! exit codes, what it prints), capture its output, speak raw HTTP/1.1 to
+//! either, and make sure no process outlives its test.
 
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
@@ -33,6 +35,42 @@ pub fn free_port() -> u16 {
 
 pub fn address(port: u16) -> SocketAddr {
     SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+}
+
+/// The application served in-process, as zero2prod's `spawn_app` does.
+pub struct TestApp {
+    pub port: u16,
+}
+
+/// Builds the application from `env` (over `HOST=127.0.0.1 PORT=0`: the
+/// kernel picks the port) and serves it on a thread of its own until the
+/// test binary exits; returns once it listens.
+pub fn spawn_app(env: &[(&str, &str)]) -> TestApp {
+    let vars: Vec<(String, String)> = [("HOST", "127.0.0.1"), ("PORT", "0")]
+        .iter()
+        .chain(env)
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect();
+    let settings = service::configuration::Settings::from_vars(vars).expect("valid settings");
+    let (port_sender, port) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let app = service::startup::Application::build(&settings).expect("bind 127.0.0.1:0");
+            port_sender
+                .send(app.port())
+                .expect("the test waits for the port");
+            app.run_until_stopped().await
+        })
+    });
+    TestApp {
+        port: port.recv_timeout(START_DEADLINE).expect("the app is built"),
+    }
+}
+
+impl TestApp {
+    pub fn request(&self, method: &str, path: &str) -> Response {
+        request(self.port, method, path)
+    }
 }
 
 /// Bytes a child wrote to one of its pipes, with a way to wait for more.

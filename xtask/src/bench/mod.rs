@@ -9,7 +9,7 @@
 //! error or Ctrl-C (see [`crate::cleanup`]).
 
 mod image;
-mod output;
+mod markdown;
 mod peers;
 mod procfs;
 mod setup;
@@ -337,7 +337,7 @@ pub struct LoadRun {
     pub path: &'static str,
     pub connections: u32,
     pub round: usize,
-    pub outcome: wrk::Outcome,
+    pub outcome: wrk::Measurement,
     pub rss_peak_mb: f64,
     pub rss_after_mb: f64,
 }
@@ -589,7 +589,7 @@ pub struct Report {
     pub shutdown_trials: Vec<ShutdownTrial>,
     pub load_runs: Vec<LoadRun>,
     pub image: Option<image::ImageReport>,
-    pub targets: Vec<output::Goal>,
+    pub targets: Vec<markdown::Goal>,
     /// The commands behind the figures, as a user would type them.
     pub commands: Vec<String>,
     /// What this run left out, and why.
@@ -643,8 +643,7 @@ pub fn run(args: &Args) -> Result<()> {
     progress.say("building the Rust peers and installing the Python ones");
     let release_dir = setup::build_release(&root)?;
     let venv = setup::python_venv(&root)?;
-    let mut commands = setup::release_builds();
-    commands.extend(setup::venv_commands().map(str::to_owned));
+    let mut commands = setup::preparation(&root);
 
     // Image builds first: nothing else runs while they do, and the container
     // peer needs their image.
@@ -806,10 +805,10 @@ pub fn run(args: &Args) -> Result<()> {
         skipped,
         notes,
     };
-    report.targets = output::targets(&report);
+    report.targets = markdown::targets(&report);
     report.elapsed_s = progress.0.elapsed().as_secs_f64();
 
-    let markdown = output::markdown(&report);
+    let markdown = markdown::markdown(&report);
     if let Some(parent) = output_path.parent() {
         std::fs::create_dir_all(parent)?;
     }
@@ -819,7 +818,7 @@ pub fn run(args: &Args) -> Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("{}", output::headline(&report));
+        println!("{}", markdown::headline(&report));
     }
     Ok(())
 }

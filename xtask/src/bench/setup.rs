@@ -4,50 +4,27 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use crate::command::Cmd;
+
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
 /// The builds of the Rust peers: the service in its workspace (the root),
 /// the bare actix-web server in the tooling's (`xtask/Cargo.toml`), both
 /// with the service's release profile.
-const RELEASE_BUILDS: [&[&str]; 2] = [
-    &["build", "--release", "-p", "service"],
-    &[
-        "build",
-        "--release",
-        "--manifest-path",
-        "xtask/Cargo.toml",
-        "-p",
-        "bare-actix",
-    ],
-];
-
-/// The commands that build the Rust peers, as shown in the report.
-pub fn release_builds() -> Vec<String> {
-    RELEASE_BUILDS
-        .iter()
-        .map(|args| format!("cargo {}", args.join(" ")))
-        .collect()
-}
-
-/// Builds the Rust peers; the folder holding the binaries.
-pub fn build_release(root: &Path) -> Result<PathBuf> {
-    for (args, shown) in RELEASE_BUILDS.iter().zip(release_builds()) {
-        eprintln!("$ {shown}");
-        let status = Command::new(crate::cargo())
-            .args(*args)
-            .current_dir(root)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .status()
-            .context("cannot run cargo")?;
-        if !status.success() {
-            bail!("`{shown}` failed ({status})");
-        }
-    }
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    Ok(target.join("release"))
+fn release_builds(root: &Path) -> [Cmd; 2] {
+    let cargo = || Cmd::new(crate::cargo()).dir(root);
+    [
+        cargo().args(["build", "--release", "-p", "service"]),
+        cargo().args([
+            "build",
+            "--release",
+            "--manifest-path",
+            "xtask/Cargo.toml",
+            "-p",
+            "bare-actix",
+        ]),
+    ]
 }
 
 /// The Python interpreter that makes the virtualenv: `$PYTHON` or `python3`.
@@ -55,12 +32,50 @@ fn python() -> PathBuf {
     std::env::var_os("PYTHON").map_or_else(|| PathBuf::from("python3"), PathBuf::from)
 }
 
-/// The commands that install the Python peers (shown in the report).
-pub fn venv_commands() -> [&'static str; 2] {
+/// The commands that install the Python peers, from the repository's root.
+fn venv_commands(root: &Path) -> [Cmd; 2] {
     [
-        "python3 -m venv target/bench-venv",
-        "target/bench-venv/bin/pip install -r bench/flask/requirements.txt",
+        Cmd::new(python()).args(["-m", "venv", "target/bench-venv"]),
+        Cmd::new("target/bench-venv/bin/pip").args([
+            "install",
+            "-r",
+            "bench/flask/requirements.txt",
+        ]),
     ]
+    .map(|cmd| cmd.dir(root))
+}
+
+/// What the report lists as the commands that prepared the peers.
+pub fn preparation(root: &Path) -> Vec<String> {
+    release_builds(root)
+        .iter()
+        .chain(&venv_commands(root))
+        .map(Cmd::shown)
+        .collect()
+}
+
+/// Runs `cmd` (printed first) to success; `hint` says what to do when it fails.
+fn run_shown(cmd: &Cmd, hint: &str) -> Result<()> {
+    cmd.show();
+    let status = cmd
+        .command()
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|error| anyhow::anyhow!("cannot run `{}`: {error}{hint}", cmd.shown()))?;
+    if !status.success() {
+        bail!("`{}` failed ({status}){hint}", cmd.shown());
+    }
+    Ok(())
+}
+
+/// Builds the Rust peers; the folder holding the binaries.
+pub fn build_release(root: &Path) -> Result<PathBuf> {
+    for build in release_builds(root) {
+        run_shown(&build, "")?;
+    }
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    Ok(target.join("release"))
 }
 
 /// Makes `target/bench-venv` with bench/flask/requirements.txt installed,
@@ -75,34 +90,12 @@ pub fn python_venv(root: &Path) -> Result<PathBuf> {
     {
         return Ok(venv);
     }
-    let [make, install] = venv_commands();
-    eprintln!("$ {make}");
-    let made = Command::new(python())
-        .args(["-m", "venv", "--clear"])
-        .arg(&venv)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .status()
-        .map_err(crate::launch_error(
-            "python3",
-            "python3 is not installed (the Python peers need it): `apt-get install python3 python3-venv`",
-        ))?;
-    if !made.success() {
-        bail!(
-            "`{make}` failed ({made}); on Debian the venv module is `apt-get install python3-venv`"
-        );
-    }
-    eprintln!("$ {install}");
-    let status = Command::new(venv.join("bin/pip"))
-        .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-        .arg(&requirements)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .status()
-        .context("cannot run the virtualenv's pip")?;
-    if !status.success() {
-        bail!("`{install}` failed ({status})");
-    }
+    let [make, install] = venv_commands(root);
+    run_shown(
+        &make,
+        "; the Python peers need python3 and its venv module: `apt-get install python3 python3-venv`",
+    )?;
+    run_shown(&install, "")?;
     fs::write(&stamp, wanted)?;
     Ok(venv)
 }

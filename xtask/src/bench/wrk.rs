@@ -52,7 +52,7 @@ pub struct Counts {
 
 /// What one run measured.
 #[derive(Debug, Clone, Serialize)]
-pub struct Outcome {
+pub struct Measurement {
     /// Requests answered (any status).
     pub requests: u64,
     pub requests_per_s: f64,
@@ -123,7 +123,7 @@ impl Wrk {
     }
 
     /// Runs wrk to its end and parses what it printed.
-    pub fn run(&self, dir: &Path) -> Result<Outcome> {
+    pub fn run(&self, dir: &Path) -> Result<Measurement> {
         self.spawn(dir)?.finish()
     }
 }
@@ -160,7 +160,7 @@ impl Running {
     }
 
     /// Waits for wrk to end (killing it 10 s past its duration) and parses its output.
-    pub fn finish(mut self) -> Result<Outcome> {
+    pub fn finish(mut self) -> Result<Measurement> {
         let status = loop {
             if let Some(status) = self.child.try_wait()? {
                 break status;
@@ -203,7 +203,7 @@ fn count(text: &str) -> Option<u64> {
 }
 
 /// Parses wrk's text output (4.x, with `--latency`; and count.lua's line).
-pub fn parse(text: &str) -> Result<Outcome> {
+pub fn parse(text: &str) -> Result<Measurement> {
     let mut requests = None;
     let mut requests_per_s = None;
     let mut p50_ms = None;
@@ -265,7 +265,7 @@ pub fn parse(text: &str) -> Result<Outcome> {
     } else if p50_ms.is_none() || p99_ms.is_none() {
         bail!("no latency distribution (was --latency given?)");
     }
-    Ok(Outcome {
+    Ok(Measurement {
         requests,
         requests_per_s,
         p50_ms,

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::sandbox::{self, Sandbox};
-use crate::docker::{self, Container, Process, Run, Stopped};
+use crate::docker::{self, Container, Ended, Process, Run};
 use crate::http::Answer;
 use crate::inspect;
 use crate::seed::Seed;
@@ -105,7 +105,7 @@ pub struct Evidence {
     pub processes: Result<Vec<Process>, String>,
     /// Whether `docker exec CONTAINER sh -c true` succeeded.
     pub has_shell: Result<bool, String>,
-    pub stopped: Result<Stopped, String>,
+    pub stopped: Result<Ended, String>,
 }
 
 /// A random lowercase word, for values an image cannot have guessed.

@@ -1,11 +1,11 @@
 //! Grading an image against the lab: [`evidence`] gathers on the engine,
 //! with every container confined by [`sandbox`], [`checks`] judges,
-//! [`output`] prints. `cargo xtask verify`, `report` and
+//! [`formats`] prints. `cargo xtask verify`, `report` and
 //! the end-to-end tests all go through [`grade`].
 
 pub mod checks;
 pub mod evidence;
-pub mod output;
+pub mod formats;
 pub mod sandbox;
 
 use anyhow::Result;
