@@ -32,12 +32,17 @@ pub struct Cmd {
     dir: Option<PathBuf>,
 }
 
-/// `word` as a shell reads it back: bare when plain, else single-quoted.
+/// `word` as a shell reads it back: bare when plain, else single-quoted. A
+/// `$NAME` stays bare for the shell to expand: it is how a shown command
+/// says "put yours here" (`PORT=$PORT`).
 pub fn shell_word(word: &str) -> String {
+    let placeholder = |rest: &str| rest.starts_with(|c: char| c.is_ascii_uppercase());
     let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c));
+        && word.char_indices().all(|(at, c)| {
+            c.is_ascii_alphanumeric()
+                || "-_./:=,@%+".contains(c)
+                || (c == '$' && placeholder(&word[at + 1..]))
+        });
     if plain {
         word.to_owned()
     } else {
@@ -189,5 +194,7 @@ mod tests {
             cmd.shown(),
             "SECRET='***' ROCKET_SIZE=Big docker run --env 'A=b c' 'it'\\''s'"
         );
+        assert_eq!(shell_word("PORT=$PORT"), "PORT=$PORT");
+        assert_eq!(shell_word("a$1"), "'a$1'");
     }
 }

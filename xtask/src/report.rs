@@ -300,63 +300,50 @@ pub fn markdown(measured: &Measured, lang: Lang) -> String {
         "| | production | {} |\n|---|---|---|",
         lang.pick("naive", "наивная")
     );
-    let none = || lang.pick("none", "нет").to_owned();
-    let exit_code = |stop: Option<(Duration, i64)>| stop.map_or("-".into(), |s| s.1.to_string());
-    let rows: [(&str, &str, String, String); 8] = [
-        (
-            "image size",
-            "размер образа",
-            mb(prod.size_bytes, lang),
-            mb(naive_figures.size_bytes, lang),
-        ),
-        (
-            "layers",
-            "слоёв",
-            prod.layers.to_string(),
-            naive_figures.layers.to_string(),
-        ),
-        (
-            "user",
-            "пользователь",
-            user(&prod.user, lang),
-            user(&naive_figures.user, lang),
-        ),
-        (
-            "healthcheck",
-            "healthcheck",
-            prod.healthcheck.clone().unwrap_or_else(none),
-            naive_figures.healthcheck.clone().unwrap_or_else(none),
-        ),
+    // Each row: its name in both languages, and its value for one image.
+    type Value = fn(&ImageFacts, Lang) -> String;
+    let rows: [(&str, &str, Value); 8] = [
+        ("image size", "размер образа", |f, lang| {
+            mb(f.size_bytes, lang)
+        }),
+        ("layers", "слоёв", |f, _| f.layers.to_string()),
+        ("user", "пользователь", |f, lang| {
+            user(&f.user, lang)
+        }),
+        ("healthcheck", "healthcheck", |f, lang| {
+            f.healthcheck
+                .clone()
+                .unwrap_or_else(|| lang.pick("none", "нет").to_owned())
+        }),
         (
             "`docker run` to first answer",
             "от `docker run` до первого ответа",
-            secs(prod.first_answer, lang),
-            secs(naive_figures.first_answer, lang),
+            |f, lang| secs(f.first_answer, lang),
         ),
         (
             "`docker stop` time",
             "время `docker stop`",
-            secs(prod.stop.map(|s| s.0), lang),
-            secs(naive_figures.stop.map(|s| s.0), lang),
+            |f, lang| secs(f.stop.map(|s| s.0), lang),
         ),
         (
             "exit code after `docker stop`",
             "код выхода после `docker stop`",
-            exit_code(prod.stop),
-            exit_code(naive_figures.stop),
+            |f, _| f.stop.map_or("-".into(), |s| s.1.to_string()),
         ),
         (
             "lab criteria passed",
             "пройдено критериев",
-            format!("{}/{}", prod.lab_passed, prod.lab_applicable),
-            format!(
-                "{}/{}",
-                naive_figures.lab_passed, naive_figures.lab_applicable
-            ),
+            |f, _| format!("{}/{}", f.lab_passed, f.lab_applicable),
         ),
     ];
-    for (en, ru, p, n) in rows {
-        let _ = writeln!(md, "| {} | {p} | {n} |", lang.pick(en, ru));
+    for (en, ru, value) in rows {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} |",
+            lang.pick(en, ru),
+            value(&prod, lang),
+            value(&naive_figures, lang)
+        );
     }
     let _ = writeln!(
         md,

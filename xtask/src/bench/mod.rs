@@ -438,7 +438,6 @@ fn load_runs(
                 for instance in &instances {
                     let peer = instance.peer;
                     let wrk = Wrk {
-                        port: instance.port,
                         path,
                         connections,
                         seconds: plan.load_seconds,
@@ -446,7 +445,7 @@ fn load_runs(
                     };
                     let sampler = RssSampler::start(instance.processes());
                     let outcome = wrk
-                        .run(&peers.root)
+                        .run(instance.port, &peers.root)
                         .with_context(|| format!("{} on {}", wrk.shown(), peer.name()))?;
                     let run_peak = sampler.peak();
                     let run_after = instance.rss();
@@ -522,8 +521,8 @@ fn load_runs(
 fn sigterm_under_load(peers: &Peers, peer: PeerId, plan: &Plan) -> Result<ShutdownTrial> {
     let mut instance = peers.start(peer)?;
     instance.wait_first_200(FIRST_200_LIMIT)?;
-    let wrk = sigterm_wrk(instance.port, plan);
-    let mut running = wrk.spawn(&peers.root)?;
+    let wrk = sigterm_wrk(plan);
+    let mut running = wrk.spawn(instance.port, &peers.root)?;
     thread::sleep(Duration::from_millis(plan.signal_after_ms));
     let signalled = instance.terminate()?;
     let mut exit = instance.wait_exit(signalled, SIGTERM_LOAD_LIMIT);
@@ -565,9 +564,8 @@ fn sigterm_under_load(peers: &Peers, peer: PeerId, plan: &Plan) -> Result<Shutdo
 
 /// The wrk run of a SIGTERM-under-load trial: long enough never to end by
 /// itself (it is stopped with SIGINT once the peer has exited).
-fn sigterm_wrk(port: u16, plan: &Plan) -> Wrk {
+fn sigterm_wrk(plan: &Plan) -> Wrk {
     Wrk {
-        port,
         path: "/health",
         connections: 16,
         seconds: plan.signal_after_ms.div_ceil(1000) + SIGTERM_LOAD_LIMIT.as_secs() + 10,
@@ -698,7 +696,6 @@ pub fn run(args: &Args) -> Result<()> {
     for (path, _) in PATHS {
         for connections in CONNECTIONS {
             let shown = Wrk {
-                port: 1,
                 path,
                 connections,
                 seconds: plan.load_seconds,
@@ -744,7 +741,7 @@ pub fn run(args: &Args) -> Result<()> {
     }
     commands.push(format!(
         "{}   # SIGTERM to the peer {} ms in; SIGINT to wrk once the peer has exited",
-        sigterm_wrk(1, &plan).shown(),
+        sigterm_wrk(&plan).shown(),
         plan.signal_after_ms
     ));
     figures.settle();

@@ -117,8 +117,10 @@ impl Peers {
         self.root.join("bench/flask")
     }
 
-    fn host_command(&self, peer: PeerId, port: u16) -> HostCommand {
-        let port = port.to_string();
+    /// How `peer` is started on the host; `port` is a number, or `$PORT`
+    /// to show the command.
+    fn host_command(&self, peer: PeerId, port: &str) -> HostCommand {
+        let port = port.to_owned();
         let local = "127.0.0.1".to_owned();
         match peer {
             PeerId::Service => HostCommand {
@@ -155,18 +157,18 @@ impl Peers {
         }
     }
 
-    fn container_run(&self, port: u16) -> Result<docker::Run> {
+    fn container_run(&self, port: &str) -> Result<docker::Run> {
         let image = self.image.as_deref().context("no image to run")?;
         Ok(docker::Run::new(image)
             .network("host")
-            .env("PORT", &port.to_string())
+            .env("PORT", port)
             .env("HOST", "127.0.0.1"))
     }
 
     /// How the peer is started, as a user would type it (`$PORT` for the port).
     pub fn shown_command(&self, peer: PeerId) -> String {
-        const PORT: u16 = 65535;
-        let shown = if peer == PeerId::Image {
+        const PORT: &str = "$PORT";
+        if peer == PeerId::Image {
             self.container_run(PORT)
                 .map(|run| run.shown_command())
                 .unwrap_or_default()
@@ -197,8 +199,7 @@ impl Peers {
             } else {
                 format!("cd bench/flask && {line}")
             }
-        };
-        shown.replace(&PORT.to_string(), "$PORT")
+        }
     }
 
     /// Starts one instance of `peer` on a free port.
@@ -206,7 +207,7 @@ impl Peers {
         let port = crate::http::free_port()?;
         let log = self.logs.join(format!("{}.log", peer.key()));
         if peer == PeerId::Image {
-            let run = self.container_run(port)?;
+            let run = self.container_run(&port.to_string())?;
             let spawned = Instant::now();
             let container = run.start()?;
             let pid = container.pid()?;
@@ -220,7 +221,7 @@ impl Peers {
                 log,
             });
         }
-        let command = self.host_command(peer, port);
+        let command = self.host_command(peer, &port.to_string());
         let stderr =
             File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
         let mut cmd = Command::new(&command.program);

@@ -23,7 +23,6 @@ pub const COUNT_SCRIPT: &str = "bench/wrk/count.lua";
 /// One wrk run: 1 thread, `connections` keep-alive connections, `seconds` long.
 #[derive(Debug, Clone)]
 pub struct Wrk {
-    pub port: u16,
     pub path: &'static str,
     pub connections: u32,
     pub seconds: u64,
@@ -67,11 +66,8 @@ pub struct Measurement {
 }
 
 impl Wrk {
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}{}", self.port, self.path)
-    }
-
-    pub fn args(&self) -> Vec<String> {
+    /// Its arguments against `port` (a number, or `$PORT` to show it).
+    pub fn args(&self, port: &str) -> Vec<String> {
         let mut args: Vec<String> = vec![
             "-t1".into(),
             format!("-c{}", self.connections),
@@ -83,25 +79,21 @@ impl Wrk {
         if self.count {
             args.extend(["-s".into(), COUNT_SCRIPT.into()]);
         }
-        args.push(self.url());
+        args.push(format!("http://127.0.0.1:{port}{}", self.path));
         args
     }
 
     /// The command line, with the port as a placeholder (it changes each run).
     pub fn shown(&self) -> String {
-        let mut args = self.args();
-        if let Some(url) = args.last_mut() {
-            *url = url.replace(&format!(":{}/", self.port), ":$PORT/");
-        }
-        format!("wrk {}", args.join(" "))
+        format!("wrk {}", self.args("$PORT").join(" "))
     }
 
     /// Starts wrk in its own process group (killed on Ctrl-C or error), in
     /// `dir` (which the script's path is relative to).
-    pub fn spawn(&self, dir: &Path) -> Result<Running> {
+    pub fn spawn(&self, port: u16, dir: &Path) -> Result<Running> {
         let mut command = Command::new("wrk");
         command
-            .args(self.args())
+            .args(self.args(&port.to_string()))
             .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -123,8 +115,8 @@ impl Wrk {
     }
 
     /// Runs wrk to its end and parses what it printed.
-    pub fn run(&self, dir: &Path) -> Result<Measurement> {
-        self.spawn(dir)?.finish()
+    pub fn run(&self, port: u16, dir: &Path) -> Result<Measurement> {
+        self.spawn(port, dir)?.finish()
     }
 }
 
@@ -374,7 +366,6 @@ wrk-count: sent 8440 answered 8419 not-ok 5
     #[test]
     fn shows_the_port_as_a_placeholder() {
         let mut wrk = Wrk {
-            port: 41234,
             path: "/health",
             connections: 16,
             seconds: 8,
