@@ -329,7 +329,6 @@ pub fn runtime(
     notes: &mut Vec<String>,
 ) -> Result<ImageReport> {
     let image = docker::inspect_image(reference)?;
-    let size = image.size as f64;
     let healthcheck = image.healthcheck().map(|check| check.describe());
     // The container port the image listens on: its first EXPOSE, else 8000.
     let port = image
@@ -381,12 +380,12 @@ pub fn runtime(
     let naive_size = built
         .and_then(|b| b.naive.as_ref())
         .map(|(naive, _)| {
-            docker::inspect_image(&naive.reference).map(|image| image.size as f64 / 1e6)
+            docker::inspect_image(&naive.reference).map(|image| super::megabytes(image.size))
         })
         .transpose()?;
     Ok(ImageReport {
         reference: reference.to_owned(),
-        size_mb: size / 1e6,
+        size_mb: super::megabytes(image.size),
         naive_size_mb: naive_size,
         build_cold_s: built.map(|b| b.cold_s),
         build_warm_s: built.map(|b| median(&b.warm_s)),

@@ -342,6 +342,7 @@ pub struct LoadRun {
     pub rss_after_mb: f64,
 }
 
+/// Docker's MB (and ours): 10^6 bytes.
 fn megabytes(bytes: u64) -> f64 {
     bytes as f64 / 1e6
 }
