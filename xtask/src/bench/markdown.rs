@@ -357,56 +357,8 @@ fn figure_table(report: &Report, figure: &Figure) -> String {
     out
 }
 
-const METHOD: &str = "\
-- **Peers.** All peers run on this machine at the same time, each on its own 127.0.0.1 port; an idle peer \
-  costs the others nothing measurable. wrk, the only load generator, runs on the same machine with one thread \
-  (`-t1`), so on 2 cores a server gets about one core: every peer under the same condition.
-- **Alternation and medians.** Load runs go configuration by configuration, each peer in turn \
-  (A B C D E, A B C D E, ...), for every round; starts and SIGTERM trials alternate the same way. Every figure \
-  is the median of its samples, so a drift of the machine (another process, thermal, caches) hits every peer alike.
-- **Throughput and latency.** `wrk -t1 -cN -dDs --timeout 2s --latency`, parsed from wrk's own output: \
-  `Requests/sec`, and the 50% and 99% lines of its latency distribution. Keep-alive connections, as wrk opens \
-  them; gunicorn's sync workers close every connection, which is part of what gunicorn costs.
-- **Memory.** VmRSS from /proc, summed over the peer's whole process tree (gunicorn: master and both workers). \
-  Pages shared between forked processes count once per process, as `ps` and `top` show them.
-- **Start → first 200.** From just before the start command (for the image: `docker run --detach`) to the \
-  first `200` on `GET /health`, trying a new connection every 0.5 ms.
-- **SIGTERM → exit.** SIGTERM goes to the peer's first process, as `docker stop` sends it to PID 1 (gunicorn: \
-  the master, which stops its workers; the image: the container's PID 1, signalled on the host); the time runs \
-  until that process has exited, polled every 0.2 ms. Idle: after the first 200 and the idle-memory reading. \
-  A peer still running 15 s after the signal is killed and shown as 15 s.
-- **Failed requests around SIGTERM under load.** A fresh instance of the peer gets wrk with 16 keep-alive \
-  connections on `/health` and the script bench/wrk/count.lua, which counts every request wrk hands to a \
-  connection (*sent*), every answer (*answered*) and every answer that is not 2xx/3xx. The SIGTERM goes in the \
-  middle of the load; once the peer has exited, wrk gets SIGINT and prints its figures. wrk's error counters \
-  alone cannot tell what failed: on loopback a connection refused after the listener closed shows as a *write* \
-  error (its *connect* counter stays at 0), and a connection the server closes under a request may be reopened \
-  without any error counted. So: after the listener has closed, wrk keeps reconnecting, each attempt is \
-  refused, and the request wrk handed to it fails to be written: those are wrk's write errors, requests never \
-  accepted. What is left, *sent − answered − write errors*, is the number of requests that went out on an \
-  open connection and never got an answer: requests the server took and dropped, in flight when it exited or \
-  when it closed a keep-alive connection under them. *Failed* = those + non-2xx/3xx answers. The count is \
-  strict: it would also count a connection opened after the signal that the kernel queued and reset when the \
-  listener closed, so zero proves that no accepted request failed, and any other number is an upper bound \
-  (for keep-alive peers, which only reconnect after the signal, it is close to exact). A peer still running \
-  10 s after the signal (one that waits for its clients to leave) gets its load stopped then; the requests in \
-  flight at that moment, at most one per connection, are abandoned by wrk, not by the peer, and are shown \
-  apart. (wrk calls the script's `request()` once before connecting, to check it; count.lua leaves that call out.)
-- **Image.** Size is docker's (`docker image inspect`, uncompressed, MB = 10⁶ bytes). Cold build: a copy of \
-  the Dockerfile in which every `RUN --mount=type=cache` gets a new id of its own, built with `--no-cache`, so \
-  it starts with empty cache mounts and no layer cache, only the base images present (`--no-cache` alone may keep \
-  the cache mounts' contents, the cargo registry and target folders, depending on the engine); it \
-  downloads the crates like a fresh CI runner. The user's cache mounts are neither used nor touched, and this \
-  run's are removed at the end. Warm: right after, with a comment line appended to one service source file \
-  (BuildKit keys `COPY` by content, so a bare `touch` would rebuild nothing); the file's contents and \
-  modification time are restored afterwards. The naive image is `Dockerfile.naive`, built with whatever cache \
-  the engine has (only its size matters). Container start → healthy: from `docker run --detach --publish` to \
-  `State.Health.Status` = `healthy`, polled every 10 ms (engines before 25.0 run the first check one interval \
-  after the start). `docker stop` is the time the command takes.
-- **Caveats.** The image peer runs with `--network host`: through `--publish`, wrk would measure docker-proxy \
-  as much as the service. The service's request log goes to /dev/null on the host and to docker's json-file \
-  log driver in the image; the bare actix-web server logs nothing.
-";
+/// How every figure is measured: docs/benchmarks.md's "Method" section.
+const METHOD: &str = include_str!("method.md");
 
 /// The whole of docs/benchmarks.md.
 pub fn markdown(report: &Report) -> String {
