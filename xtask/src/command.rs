@@ -150,6 +150,12 @@ impl Cmd {
         let out = self
             .output()
             .map_err(|e| anyhow::anyhow!("cannot run `{}`: {e}", self.shown()))?;
+        self.stdout_of(out)
+    }
+
+    /// What it printed when it succeeded (`out` is its output), else an
+    /// error quoting the end of its stderr.
+    pub fn stdout_of(&self, out: Output) -> Result<String> {
         if !out.status.success() {
             bail!(
                 "`{}` failed: {}",

@@ -54,15 +54,9 @@ pub fn output_within<S: AsRef<OsStr>>(args: &[S], timeout: Duration) -> Result<O
 
 /// Runs `docker ARGS`; its trimmed stdout, or an error quoting its stderr.
 pub fn run<S: AsRef<OsStr>>(args: &[S]) -> Result<String> {
-    let out = output(args)?;
-    if !out.status.success() {
-        bail!(
-            "`{}` failed: {}",
-            docker(args).shown(),
-            last_lines(&String::from_utf8_lossy(&out.stderr), 3)
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    let docker = docker(args);
+    let out = docker.output().map_err(cannot_start)?;
+    docker.stdout_of(out)
 }
 
 /// What undoes the creation of container `name`.
