@@ -48,14 +48,15 @@ COPY service/ service/
 
 # Compile. The cache mounts keep crates.io downloads and compiled dependencies between builds, outside any layer,
 # so a source edit recompiles only the service. --target makes +crt-static (glibc linked in: the binary needs no
-# libc at run time) apply to the service but not to proc-macros and build scripts, which must stay dynamic.
+# libc at run time) apply to the service but not to proc-macros and build scripts, which must stay dynamic; it is
+# the build machine's own (x86_64, or aarch64 when buildx emulates linux/arm64 in the release workflow).
 # The binary is copied out because the cache mount is gone after this step; touch -d @0 fixes its mtime so that
 # a rebuild from scratch still gives identical layers.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,id=image-lab-target,sharing=locked,target=/src/target \
     RUSTFLAGS='-C target-feature=+crt-static' \
-    cargo build --release --locked -p service --target x86_64-unknown-linux-gnu \
- && cp target/x86_64-unknown-linux-gnu/release/service /out/service \
+    cargo build --release --locked -p service --target "$(uname -m)-unknown-linux-gnu" \
+ && cp "target/$(uname -m)-unknown-linux-gnu/release/service" /out/service \
  && touch -d @0 /out/service
 
 # ---------------------------------------------------------------- final stage
