@@ -111,7 +111,11 @@ fn seconds(value: &Value, what: &str) -> u64 {
 
 #[test]
 fn the_container_port_is_the_port_the_service_listens_on() {
-    let port = settings().port;
+    let Settings { host, port, .. } = settings();
+    assert!(
+        host.is_unspecified(),
+        "the service must listen on every interface for the probes and the Service to reach it, not {host}"
+    );
     assert_eq!(
         port, 8000,
         "the service's default, unchanged by the manifests"
