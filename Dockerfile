@@ -24,7 +24,7 @@ ARG RUST_IMAGE=rust:1.95.0-slim-bookworm
 
 # ---------------------------------------------------------------- build stage
 # The compiler stage: cargo, rustc, gcc and glibc's static libraries; none of it reaches the final image.
-# checkov:skip=CKV_DOCKER_7: checkov cannot resolve ${RUST_IMAGE}; its default above is an exact tag, held by `cargo xtask verify --strict` (pinned-base).
+# checkov:skip=CKV_DOCKER_7: checkov cannot resolve ${RUST_IMAGE}, whose default above is an exact tag (verify: pinned-base).
 FROM ${RUST_IMAGE} AS build
 
 # A fixed path: it ends up in the binary (panic locations), so the same sources give the same bytes.
