@@ -454,7 +454,7 @@ fn install_toolchain(sysroot: &Path, rootfs: &Path, name: &str) -> Result<()> {
     let mut linked = Vec::new();
     for entry in fs::read_dir(toolchain.join("bin"))? {
         let program = entry?.file_name();
-        let target = Path::new("../../rustup/toolchains/").join(name).join("bin");
+        let target = Path::new("../../rustup/toolchains").join(name).join("bin");
         std::os::unix::fs::symlink(target.join(&program), cargo_bin.join(&program))?;
         linked.push(program.to_string_lossy().into_owned());
     }

@@ -33,12 +33,11 @@ fn cannot_start(error: std::io::Error) -> anyhow::Error {
     )(error)
 }
 
-/// Runs `docker ARGS` and returns its output, whatever its exit status.
+/// Runs `docker ARGS`; its output, whatever its exit status.
 fn output<S: AsRef<OsStr>>(args: &[S]) -> Result<Output> {
     docker(args).output().map_err(cannot_start)
 }
 
-/// Runs a docker command; its trimmed stdout, or an error quoting its stderr.
 fn execute(docker: &Cmd) -> Result<String> {
     docker.stdout_of(docker.output().map_err(cannot_start)?)
 }
@@ -70,8 +69,6 @@ pub fn ensure_engine() -> Result<String> {
     }
     Ok(version)
 }
-
-// ---------------------------------------------------------------- building
 
 /// A docker client that builds with BuildKit (needed for `RUN --mount`).
 #[derive(Debug, Clone)]
@@ -126,7 +123,6 @@ fn find_build_client() -> Result<BuildClient, String> {
     })
 }
 
-/// What to build.
 #[derive(Debug, Clone, Default)]
 pub struct Build {
     pub context: PathBuf,
@@ -224,7 +220,6 @@ fn is_step_line(line: &str) -> bool {
             .is_some_and(|w| w.starts_with('['))
 }
 
-/// `docker image inspect REF`.
 pub fn inspect_image(reference: &str) -> Result<inspect::Image> {
     let out = output(&["image", "inspect", reference])?;
     if !out.status.success() {
@@ -244,9 +239,6 @@ fn first_element<T: serde::de::DeserializeOwned>(json: &[u8]) -> Result<T> {
         .context("docker inspect printed an empty list")
 }
 
-// ---------------------------------------------------------------- running
-
-/// How to start a container.
 #[derive(Debug, Clone, Default)]
 pub struct Run {
     pub image: String,
@@ -257,7 +249,6 @@ pub struct Run {
     /// `--cap-drop ALL --security-opt no-new-privileges`.
     pub hardened: bool,
     pub user: Option<String>,
-    /// Arguments after the image (the command).
     pub command: Vec<String>,
     /// `--network NAME` (`host`: the container shares the host's network).
     pub network: Option<String>,
@@ -463,25 +454,17 @@ impl Container {
         let started = Instant::now();
         let mut last_error = String::from("no answer");
         let answer = wait_for(timeout, || {
-            if !self.is_running() {
-                last_error = self.exited();
-                return Some(Err(()));
-            }
-            let Some(port) = self.host_port else {
-                last_error = "the container publishes no port".into();
-                return Some(Err(()));
+            let port = match (self.is_running(), self.host_port) {
+                (false, _) => return Some(Err(self.exited())),
+                (true, None) => return Some(Err("the container publishes no port".into())),
+                (true, Some(port)) => port,
             };
-            match http_get(port, path) {
-                Ok(answer) => Some(Ok(answer)),
-                Err(error) => {
-                    last_error = format!("{error:#}");
-                    None
-                }
-            }
+            let answer = http_get(port, path).map_err(|error| last_error = format!("{error:#}"));
+            answer.ok().map(Ok)
         });
         match answer {
             Some(Ok(answer)) => Ok((started.elapsed(), answer)),
-            Some(Err(())) => Err(anyhow!(last_error)),
+            Some(Err(error)) => Err(anyhow!(error)),
             None => bail!(
                 "nothing on {path} within {:.0} s of `docker run` (the last try: {last_error})",
                 self.started.elapsed().as_secs_f64()
@@ -565,8 +548,6 @@ impl Container {
     }
 }
 
-// ---------------------------------------------------------------- images, networks
-
 /// The ID of image `reference`, or `None` when the engine has no such image.
 pub fn image_id(reference: &str) -> Result<Option<String>> {
     let out = output(&["image", "inspect", "--format", "{{.Id}}", reference])?;
@@ -583,7 +564,6 @@ pub fn image_id(reference: &str) -> Result<Option<String>> {
     )
 }
 
-/// `docker pull REFERENCE`.
 pub fn pull(reference: &str) -> Result<()> {
     run(&["pull", "--quiet", reference]).map(drop)
 }
@@ -629,7 +609,6 @@ pub struct Network {
     _guard: Guard,
 }
 
-/// `docker network create --opt KEY=VALUE... NAME`.
 pub fn create_network(name: &str, options: &[&str]) -> Result<Network> {
     let guard = Guard::register(Resource::Undo(docker(["network", "rm", name])));
     execute(
@@ -662,8 +641,6 @@ pub fn list(kind: &str, filter: &str) -> Result<Vec<String>> {
     let ids = execute(&docker([kind, "ls", "--quiet", "--filter", filter]).args(all))?;
     Ok(ids.lines().map(str::to_owned).collect())
 }
-
-// ---------------------------------------------------------------- compose
 
 /// A Compose v2 project: its file, its name and the variables its `${...}` get.
 #[derive(Debug, Clone)]
