@@ -44,36 +44,32 @@ static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 impl Resource {
     /// Best effort: what is already gone is no error.
     fn remove(&self) {
-        let failed = match self {
+        match self {
             Resource::ProcessGroup(leader) => {
                 let _ = killpg(Pid::from_raw(*leader), Signal::SIGKILL);
-                return;
             }
             Resource::Undo(command) => {
                 command.announce();
                 let mut command = command.command();
                 let _ = command.stdout(Stdio::null()).stderr(Stdio::null()).status();
-                return;
             }
             Resource::FileContents {
                 path,
                 contents,
                 modified,
-            } => std::fs::write(path, contents)
-                .and_then(|()| {
-                    std::fs::File::options()
-                        .write(true)
-                        .open(path)?
-                        .set_modified(*modified)
-                })
-                .err()
-                .map(|error| format!("restore {}: {error}", path.display())),
-            Resource::TempDir(path) => remove_temp_dir(path)
-                .err()
-                .map(|error| format!("remove {}: {error:#}", path.display())),
-        };
-        if let Some(failed) = failed {
-            eprintln!("warning: cannot {failed}");
+            } => {
+                let file = || std::fs::File::options().write(true).open(path);
+                let restored =
+                    std::fs::write(path, contents).and_then(|()| file()?.set_modified(*modified));
+                if let Err(error) = restored {
+                    eprintln!("warning: cannot restore {}: {error}", path.display());
+                }
+            }
+            Resource::TempDir(path) => {
+                if let Err(error) = remove_temp_dir(path) {
+                    eprintln!("warning: cannot remove {}: {error:#}", path.display());
+                }
+            }
         }
     }
 }
