@@ -17,6 +17,7 @@
 //! The tag is the Dockerfile's own default, so `docker build .` and
 //! `docker compose up --build` then find the base locally and pull nothing.
 
+use std::collections::VecDeque;
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
@@ -28,8 +29,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::cleanup::{Guard, Resource};
 use crate::command::Cmd;
-use crate::docker;
-use crate::project_root;
+use crate::{docker, progress, project_root};
 
 /// Options of `cargo xtask builder-image`.
 #[derive(clap::Args, Debug)]
@@ -99,51 +99,17 @@ fn host(program: &str, args: &[&str]) -> Result<String> {
     Cmd::new(program).args(args).run()
 }
 
-/// `program`, found on PATH or in the sbin folders (which a non-root PATH
-/// often lacks).
-fn find_program(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin", "/usr/local/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join(program))
-        .find(|candidate| candidate.is_file())
-}
-
-/// The numbered steps, with the time since the start.
-struct Steps {
-    started: Instant,
-    count: usize,
-    done: usize,
-}
-
-impl Steps {
-    fn next(&mut self, title: &str) {
-        self.done += 1;
-        eprintln!(
-            "[{}/{}] {title}   ({:.1} s so far)",
-            self.done,
-            self.count,
-            self.started.elapsed().as_secs_f64()
-        );
-    }
-
-    fn line(&self, text: &str) {
-        eprintln!("  [{:>5.1}s] {text}", self.started.elapsed().as_secs_f64());
-    }
-}
-
 /// The toolchain `rustc` runs here: its sysroot and host triple, after
 /// checking that it is the pinned version.
 fn local_toolchain(pin: &Pin) -> Result<(PathBuf, String)> {
     let version = host("rustc", &["--version"])?;
     let found = version.split_whitespace().nth(1).unwrap_or_default();
-    if found != pin.rust {
+    let Pin {
+        reference, rust, ..
+    } = pin;
+    if found != rust {
         bail!(
-            "the Dockerfile pins Rust {} ({}) but this machine's rustc is {found}: run `rustup toolchain install {}` and then `cargo +{} xtask builder-image`",
-            pin.rust,
-            pin.reference,
-            pin.rust,
-            pin.rust
+            "the Dockerfile pins Rust {rust} ({reference}) but this machine's rustc is {found}: run `rustup toolchain install {rust}` and then `cargo +{rust} xtask builder-image`"
         );
     }
     let sysroot = PathBuf::from(host("rustc", &["--print", "sysroot"])?);
@@ -153,12 +119,6 @@ fn local_toolchain(pin: &Pin) -> Result<(PathBuf, String)> {
         .context("`rustc -vV` names no host triple")?
         .to_owned();
     Ok((sysroot, triple))
-}
-
-/// Whether this process runs as root (the owner of `/proc/self` is our
-/// effective UID).
-fn is_root() -> bool {
-    fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
 pub fn run(args: &Args) -> Result<()> {
@@ -255,12 +215,13 @@ fn slim_python(rootfs: &Path) -> Result<()> {
 fn remove_named(dir: &Path, name: &str) -> Result<()> {
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
-        if entry.file_type()?.is_dir() {
-            if entry.file_name() == name {
-                fs::remove_dir_all(entry.path())?;
-            } else {
-                remove_named(&entry.path(), name)?;
-            }
+        if !entry.file_type()?.is_dir() {
+            continue;
+        }
+        if entry.file_name() == name {
+            fs::remove_dir_all(entry.path())?;
+        } else {
+            remove_named(&entry.path(), name)?;
         }
     }
     Ok(())
@@ -270,10 +231,8 @@ fn remove_named(dir: &Path, name: &str) -> Result<()> {
 fn exists(reference: &str, hint: &str) -> Result<bool> {
     let id = docker::image_id(reference)?;
     if let Some(id) = &id {
-        eprintln!(
-            "{reference} already exists ({}); nothing to do{hint}",
-            &id[..id.len().min(19)]
-        );
+        let id = &id[..id.len().min(19)];
+        eprintln!("{reference} already exists ({id}); nothing to do{hint}");
     }
     Ok(id.is_some())
 }
@@ -296,61 +255,60 @@ struct DebianImage<'a> {
 /// image tagged `image.reference` once its check command runs in it.
 fn make(image: &DebianImage, mirror: &str) -> Result<()> {
     let started = Instant::now();
-    if !is_root() {
+    // Root owns /proc/self when we are root.
+    if !fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0) {
         bail!(
             "making {} runs debootstrap, which needs root: run this as root, e.g. `sudo env \"PATH=$PATH\" cargo xtask builder-image`",
             image.reference
         );
     }
-    let debootstrap = find_program("debootstrap")
+    // On PATH, or in the sbin folders, which a non-root PATH often lacks.
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let debootstrap = std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin", "/usr/local/sbin"].map(PathBuf::from))
+        .map(|dir| dir.join("debootstrap"))
+        .find(|candidate| candidate.is_file())
         .context("debootstrap is not installed: `apt-get install debootstrap`")?;
     let host_ca = Path::new("/").join(CA_BUNDLE);
-    eprintln!(
-        "making {} from Debian {} packages",
-        image.reference, image.release
-    );
-    let mut steps = Steps {
-        started,
-        count: 5,
-        done: 0,
+    let (reference, release) = (image.reference, image.release);
+    eprintln!("making {reference} from Debian {release} packages");
+    let mut done = 0;
+    let mut step = |title: &str| {
+        done += 1;
+        let so_far = started.elapsed().as_secs_f64();
+        eprintln!("[{done}/5] {title}   ({so_far:.1} s so far)");
     };
     // /var/tmp: on disk (a tmpfs /tmp may be small, or mounted nodev/noexec).
     let rootfs = PathBuf::from("/var/tmp").join(crate::unique_name("image-lab-rootfs"));
     let _rootfs_guard = Guard::register(Resource::TempDir(rootfs.clone()));
 
-    steps.next(&format!(
-        "debootstrap: a minimal Debian with {} (about a minute)",
-        image.packages
+    let packages = image.packages;
+    step(&format!(
+        "debootstrap: a minimal Debian with {packages} (about a minute)"
     ));
-    debootstrap_into(&debootstrap, image, &rootfs, mirror, &steps)?;
+    debootstrap_into(&debootstrap, image, &rootfs, mirror, started)?;
 
-    steps.next("trimming: downloaded packages, package lists, documentation");
+    step("trimming: downloaded packages, package lists, documentation");
     trim(&rootfs)?;
 
-    steps.next("completing the root filesystem");
+    step("completing the root filesystem");
     (image.complete)(&rootfs)?;
 
-    steps.next("copying this host's CA bundle (package managers must trust the proxy)");
+    step("copying this host's CA bundle (package managers must trust the proxy)");
     if host_ca.is_file() {
-        host(
-            "cp",
-            &[
-                &host_ca.to_string_lossy(),
-                &rootfs.join(CA_BUNDLE).to_string_lossy(),
-            ],
-        )?;
+        let (from, to) = (host_ca.to_string_lossy(), rootfs.join(CA_BUNDLE));
+        host("cp", &[&from, &to.to_string_lossy()])?;
     } else {
         eprintln!("  no {}: keeping Debian's own bundle", host_ca.display());
     }
 
-    steps.next(&format!("docker import as {}", image.reference));
+    step(&format!("docker import as {reference}"));
     if !crate::cleanup::mounts_under(&rootfs).is_empty() {
         bail!("something is still mounted under {}", rootfs.display());
     }
     let mut changes = image.changes.clone();
     changes.push(format!(
-        "LABEL org.opencontainers.image.description=\"{} look-alike made locally from Debian packages by cargo xtask\"",
-        image.reference
+        "LABEL org.opencontainers.image.description=\"{reference} look-alike made locally from Debian packages by cargo xtask\""
     ));
     // Imported under a temporary name first: a failure must not remove an
     // older image of the real name.
@@ -359,14 +317,13 @@ fn make(image: &DebianImage, mirror: &str) -> Result<()> {
     let versions = docker::run_to_completion(&staged.reference, &["sh", "-c", image.check])
         .with_context(|| format!("the imported image cannot run `{}`", image.check))?;
     for line in versions.lines() {
-        steps.line(line);
+        progress(started, line);
     }
-    docker::tag(&staged.reference, image.reference)?;
+    docker::run(&["tag", &staged.reference, reference])?;
     drop(staged); // removes only the staging name: the image keeps the real one
-    let id = docker::image_id(image.reference)?.unwrap_or_default();
+    let id = docker::image_id(reference)?.unwrap_or_default();
     eprintln!(
-        "{} is ready ({}, {:.0} s)",
-        image.reference,
+        "{reference} is ready ({}, {:.0} s)",
         &id[..id.len().min(19)],
         started.elapsed().as_secs_f64()
     );
@@ -380,18 +337,12 @@ fn debootstrap_into(
     image: &DebianImage,
     rootfs: &Path,
     mirror: &str,
-    steps: &Steps,
+    started: Instant,
 ) -> Result<()> {
-    let rootfs_arg = rootfs.to_string_lossy();
-    let include = format!("--include={}", image.packages);
-    let args = [
-        "--variant=minbase",
-        &include,
-        image.release,
-        &rootfs_arg,
-        mirror,
-    ];
-    let debootstrap = Cmd::new(program).args(args);
+    let debootstrap = Cmd::new(program)
+        .arg("--variant=minbase")
+        .arg(format!("--include={}", image.packages))
+        .args([image.release.as_ref(), rootfs.as_os_str(), mirror.as_ref()]);
     debootstrap.announce();
     let (reader, writer) = std::io::pipe()?;
     let mut command = debootstrap.command();
@@ -404,7 +355,7 @@ fn debootstrap_into(
     let _group = Guard::register(Resource::ProcessGroup(
         i32::try_from(child.id()).context("PID out of range")?,
     ));
-    let mut last = Vec::new();
+    let mut last = VecDeque::new();
     let mut packages = 0;
     for line in BufReader::new(reader).lines() {
         let line = line?;
@@ -412,21 +363,19 @@ fn debootstrap_into(
             packages += 1;
         }
         if is_phase(&line) {
-            steps.line(&line);
+            progress(started, &line);
         }
-        last.push(line);
+        last.push_back(line);
         if last.len() > 20 {
-            last.remove(0);
+            last.pop_front();
         }
     }
     let status = child.wait()?;
     if !status.success() {
-        bail!(
-            "debootstrap failed ({status}); its last lines:\n{}",
-            last.join("\n")
-        );
+        let last = Vec::from(last).join("\n");
+        bail!("debootstrap failed ({status}); its last lines:\n{last}");
     }
-    steps.line(&format!("{packages} packages downloaded"));
+    progress(started, &format!("{packages} packages downloaded"));
     Ok(())
 }
 
@@ -434,12 +383,10 @@ fn debootstrap_into(
 /// not the hundreds of lines about one package each.
 fn is_phase(line: &str) -> bool {
     let lower = line.to_ascii_lowercase();
+    let phase = [" packages", " system", "release", "successfully"];
     line.starts_with("W:")
         || line.starts_with("E:")
-        || (line.starts_with("I: ")
-            && [" packages", " system", "release", "successfully"]
-                .iter()
-                .any(|word| lower.contains(word)))
+        || (line.starts_with("I: ") && phase.iter().any(|word| lower.contains(word)))
 }
 
 /// Removes what a build image does not need: the downloaded packages, apt's
@@ -469,15 +416,14 @@ fn trim(rootfs: &Path) -> Result<()> {
 /// Empties the folders `dirs` of `rootfs` (those that exist), but for what
 /// apt needs in place: `archives/partial` and the lock files.
 fn empty(rootfs: &Path, dirs: &[&str]) -> Result<()> {
-    for dir in dirs {
-        let dir = rootfs.join(dir);
+    for dir in dirs.iter().map(|dir| rootfs.join(dir)) {
         if !dir.is_dir() {
             continue;
         }
         eprintln!("  emptying /{}", dir.strip_prefix(rootfs)?.display());
         for entry in fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))? {
             let path = entry?.path();
-            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            let name = path.file_name().unwrap_or_default();
             if name == "partial" || name == "lock" {
                 continue;
             }
@@ -499,23 +445,17 @@ fn install_toolchain(sysroot: &Path, rootfs: &Path, name: &str) -> Result<()> {
     let cargo_bin = rootfs.join("usr/local/cargo/bin");
     fs::create_dir_all(&toolchain)?;
     fs::create_dir_all(&cargo_bin)?;
-    let mut args = vec!["-a".to_owned()];
-    for part in ["bin", "lib", "libexec", "etc"] {
-        let from = sysroot.join(part);
-        if from.exists() {
-            args.push(from.to_string_lossy().into_owned());
-        }
-    }
-    args.push(format!("{}/", toolchain.display()));
-    host("cp", &args.iter().map(String::as_str).collect::<Vec<_>>())?;
+    let parts = ["bin", "lib", "libexec", "etc"].map(|part| sysroot.join(part));
+    Cmd::new("cp")
+        .arg("-a")
+        .args(parts.iter().filter(|from| from.exists()))
+        .arg(format!("{}/", toolchain.display()))
+        .run()?;
     let mut linked = Vec::new();
     for entry in fs::read_dir(toolchain.join("bin"))? {
         let program = entry?.file_name();
-        let target = Path::new("../../rustup/toolchains")
-            .join(name)
-            .join("bin")
-            .join(&program);
-        std::os::unix::fs::symlink(&target, cargo_bin.join(&program))?;
+        let target = Path::new("../../rustup/toolchains").join(name).join("bin");
+        std::os::unix::fs::symlink(target.join(&program), cargo_bin.join(&program))?;
         linked.push(program.to_string_lossy().into_owned());
     }
     linked.sort();

@@ -4,7 +4,7 @@
 //! SIGTERM (Drop does not run then, so the signal handler removes whatever is
 //! still registered before exiting).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,7 +15,7 @@ use nix::unistd::Pid;
 
 use crate::command::Cmd;
 
-/// Something created on the engine that must not outlive the run.
+/// Something created that must not outlive the run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Resource {
     /// Something on the engine (a container, an image, a network, a compose
@@ -42,23 +42,25 @@ static LIVE: Mutex<Vec<Resource>> = Mutex::new(Vec::new());
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 impl Resource {
+    /// Best effort: what is already gone is no error.
     fn remove(&self) {
         match self {
             Resource::ProcessGroup(leader) => {
-                // Best effort: the group may already be gone.
                 let _ = killpg(Pid::from_raw(*leader), Signal::SIGKILL);
+            }
+            Resource::Undo(command) => {
+                command.announce();
+                let mut command = command.command();
+                let _ = command.stdout(Stdio::null()).stderr(Stdio::null()).status();
             }
             Resource::FileContents {
                 path,
                 contents,
                 modified,
             } => {
-                let restored = std::fs::write(path, contents).and_then(|()| {
-                    std::fs::File::options()
-                        .write(true)
-                        .open(path)?
-                        .set_modified(*modified)
-                });
+                let file = || std::fs::File::options().write(true).open(path);
+                let restored =
+                    std::fs::write(path, contents).and_then(|()| file()?.set_modified(*modified));
                 if let Err(error) = restored {
                     eprintln!("warning: cannot restore {}: {error}", path.display());
                 }
@@ -67,15 +69,6 @@ impl Resource {
                 if let Err(error) = remove_temp_dir(path) {
                     eprintln!("warning: cannot remove {}: {error:#}", path.display());
                 }
-            }
-            Resource::Undo(command) => {
-                command.announce();
-                // Best effort: the resource may already be gone.
-                let _ = command
-                    .command()
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status();
             }
         }
     }
@@ -86,6 +79,10 @@ impl Resource {
 #[derive(Debug)]
 pub struct Guard(Resource);
 
+fn live() -> std::sync::MutexGuard<'static, Vec<Resource>> {
+    LIVE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Guard {
     /// Registers `resource` for removal; call before creating it, so that an
     /// interruption during creation still cleans up.
@@ -94,7 +91,7 @@ impl Guard {
     /// handler exits the process, so nothing new is created while (or after)
     /// the handler removes what exists.
     pub fn register(resource: Resource) -> Self {
-        let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+        let mut live = live();
         if INTERRUPTED.load(Ordering::SeqCst) {
             drop(live);
             loop {
@@ -105,28 +102,24 @@ impl Guard {
         Guard(resource)
     }
 
-    pub fn resource(&self) -> &Resource {
-        &self.0
-    }
-
     /// Keeps the resource after all: it is no longer removed.
     pub fn disarm(self) {
-        forget(&self.0);
+        self.forget();
         std::mem::forget(self);
     }
-}
 
-fn forget(resource: &Resource) {
-    let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(index) = live.iter().position(|r| r == resource) {
-        live.remove(index);
+    fn forget(&self) {
+        let mut live = live();
+        if let Some(index) = live.iter().position(|r| *r == self.0) {
+            live.remove(index);
+        }
     }
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
         self.0.remove();
-        forget(&self.0);
+        self.forget();
     }
 }
 
@@ -139,16 +132,14 @@ pub fn remove_on_interrupt() {
         let _stderr = std::io::stderr().lock();
         eprintln!("interrupted: removing what this run created");
         let live = {
-            let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+            let mut live = live();
             INTERRUPTED.store(true, Ordering::SeqCst);
             std::mem::take(&mut *live)
         };
         // Twice: a `docker run` already under way during the first pass has
         // usually finished by the second (removing what is gone is harmless).
         for _ in 0..2 {
-            for resource in live.iter().rev() {
-                resource.remove();
-            }
+            live.iter().rev().for_each(Resource::remove);
         }
         std::process::exit(130);
     });
@@ -161,7 +152,7 @@ pub fn remove_on_interrupt() {
 
 /// The mount points at or under `dir`, deepest first (from /proc/self/mounts,
 /// which writes a space in a path as `\040`).
-pub fn mounts_under(dir: &std::path::Path) -> Vec<PathBuf> {
+pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
     let table = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
     let mut mounts: Vec<PathBuf> = table
         .lines()
@@ -177,7 +168,7 @@ pub fn mounts_under(dir: &std::path::Path) -> Vec<PathBuf> {
 /// leaves /proc and /sys mounted in its target), then deletes `dir`. Refuses
 /// to delete while a mount remains: that would reach into the host's /proc
 /// or /dev.
-pub fn remove_temp_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+fn remove_temp_dir(dir: &Path) -> anyhow::Result<()> {
     if !dir.exists() {
         return Ok(());
     }
@@ -193,6 +184,5 @@ pub fn remove_temp_dir(dir: &std::path::Path) -> anyhow::Result<()> {
             dir.display()
         );
     }
-    std::fs::remove_dir_all(dir)?;
-    Ok(())
+    Ok(std::fs::remove_dir_all(dir)?)
 }

@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow, bail};
 
 static VERBOSE: AtomicBool = AtomicBool::new(false);
 
@@ -18,24 +18,20 @@ pub fn set_verbose(verbose: bool) {
     VERBOSE.store(verbose, Ordering::Relaxed);
 }
 
-/// Whether commands are printed before they run.
 pub fn verbose() -> bool {
     VERBOSE.load(Ordering::Relaxed)
 }
 
-/// A program, its arguments and environment: what runs, and what is shown.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cmd {
-    program: OsString,
-    args: Vec<OsString>,
-    env: Vec<(String, String)>,
-    dir: Option<PathBuf>,
+/// The last `count` lines of `text`, for error messages.
+pub fn last_lines(text: &str, count: usize) -> String {
+    let lines: Vec<_> = text.trim_end().lines().collect();
+    lines[lines.len().saturating_sub(count)..].join("\n")
 }
 
 /// `word` as a shell reads it back: bare when plain, else single-quoted. A
 /// `$NAME` stays bare for the shell to expand: it is how a shown command
 /// says "put yours here" (`PORT=$PORT`).
-pub fn shell_word(word: &str) -> String {
+fn shell_word(word: &str) -> String {
     let placeholder = |rest: &str| rest.starts_with(|c: char| c.is_ascii_uppercase());
     let plain = !word.is_empty()
         && word.char_indices().all(|(at, c)| {
@@ -50,30 +46,39 @@ pub fn shell_word(word: &str) -> String {
     }
 }
 
-/// The last `count` lines of `text`, for error messages.
-pub fn last_lines(text: &str, count: usize) -> String {
-    let lines: Vec<_> = text.trim_end().lines().collect();
-    lines[lines.len().saturating_sub(count)..].join("\n")
+/// A program, its arguments and environment: what runs, and what is shown.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cmd {
+    program: OsString,
+    args: Vec<OsString>,
+    env: Vec<(String, String)>,
+    dir: Option<PathBuf>,
 }
 
 impl Cmd {
     pub fn new(program: impl AsRef<OsStr>) -> Self {
+        let program = program.as_ref().to_owned();
         Cmd {
-            program: program.as_ref().to_owned(),
-            args: Vec::new(),
-            env: Vec::new(),
-            dir: None,
+            program,
+            ..Cmd::default()
         }
     }
 
-    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
-        self.args.push(arg.as_ref().to_owned());
-        self
+    pub fn arg(self, arg: impl AsRef<OsStr>) -> Self {
+        self.args([arg])
     }
 
     pub fn args<S: AsRef<OsStr>>(mut self, args: impl IntoIterator<Item = S>) -> Self {
         self.args
             .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// `flag value` for each value (none, one or many).
+    pub fn opt<V: AsRef<OsStr>>(mut self, flag: &str, values: impl IntoIterator<Item = V>) -> Self {
+        for value in values {
+            self = self.arg(flag).arg(value);
+        }
         self
     }
 
@@ -102,14 +107,11 @@ impl Cmd {
         // A program given by an absolute path (`$CARGO`, `$DOCKER`) is shown
         // by its name, as found on PATH; a relative one as it is.
         let path = Path::new(&self.program);
-        let program = if path.is_absolute() {
-            path.file_name().unwrap_or(&self.program)
-        } else {
-            &self.program
-        }
-        .to_string_lossy()
-        .into_owned();
-        let words = std::iter::once(program)
+        let program = match path.file_name() {
+            Some(name) if path.is_absolute() => name,
+            _ => &self.program,
+        };
+        let words = std::iter::once(program.to_string_lossy().into_owned())
             .chain(self.args.iter().map(|a| shell_word(&a.to_string_lossy())));
         variables.chain(words).collect::<Vec<_>>().join(" ")
     }
@@ -121,7 +123,6 @@ impl Cmd {
         }
     }
 
-    /// Prints `$ COMMAND`.
     pub fn show(&self) {
         eprintln!("$ {}", self.shown());
     }
@@ -129,10 +130,8 @@ impl Cmd {
     /// The std command, input closed.
     pub fn command(&self) -> Command {
         let mut command = Command::new(&self.program);
-        command
-            .args(&self.args)
-            .envs(self.env.iter().map(|(name, value)| (name, value)))
-            .stdin(Stdio::null());
+        command.args(&self.args).envs(self.env.iter().cloned());
+        command.stdin(Stdio::null());
         if let Some(dir) = &self.dir {
             command.current_dir(dir);
         }
@@ -147,21 +146,16 @@ impl Cmd {
 
     /// Runs it; its trimmed stdout, or an error quoting the end of its stderr.
     pub fn run(&self) -> Result<String> {
-        let out = self
-            .output()
-            .map_err(|e| anyhow::anyhow!("cannot run `{}`: {e}", self.shown()))?;
-        self.stdout_of(out)
+        let out = self.output();
+        self.stdout_of(out.map_err(|e| anyhow!("cannot run `{}`: {e}", self.shown()))?)
     }
 
     /// What it printed when it succeeded (`out` is its output), else an
     /// error quoting the end of its stderr.
     pub fn stdout_of(&self, out: Output) -> Result<String> {
         if !out.status.success() {
-            bail!(
-                "`{}` failed: {}",
-                self.shown(),
-                last_lines(&String::from_utf8_lossy(&out.stderr), 3)
-            );
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            bail!("`{}` failed: {}", self.shown(), last_lines(&stderr, 3));
         }
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
     }
@@ -172,8 +166,8 @@ impl Cmd {
     /// timeout like a hung one.
     pub fn output_within(&self, timeout: Duration) -> std::io::Result<Option<Output>> {
         self.announce();
-        let mut child = self
-            .command()
+        let mut command = self.command();
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()?;

@@ -8,7 +8,7 @@ use std::env;
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -19,16 +19,11 @@ use time::format_description::well_known::Rfc3339;
 use crate::cleanup::{Guard, Resource};
 use crate::command::{Cmd, last_lines};
 use crate::http::{Answer, http_get};
-use crate::{inspect, unique_name, wait_for};
+use crate::{inspect, progress, unique_name, wait_for};
 
-/// The docker CLI to run: `$DOCKER`, or `docker` from PATH.
-pub fn cli() -> PathBuf {
-    env::var_os("DOCKER").map_or_else(|| PathBuf::from("docker"), PathBuf::from)
-}
-
-/// `docker ARGS`, to run.
-pub fn docker<S: AsRef<OsStr>>(args: &[S]) -> Cmd {
-    Cmd::new(cli()).args(args)
+/// `docker ARGS`, with the CLI `$DOCKER`, or `docker` from PATH.
+fn docker<S: AsRef<OsStr>>(args: impl IntoIterator<Item = S>) -> Cmd {
+    Cmd::new(env::var_os("DOCKER").unwrap_or_else(|| "docker".into())).args(args)
 }
 
 fn cannot_start(error: std::io::Error) -> anyhow::Error {
@@ -38,35 +33,27 @@ fn cannot_start(error: std::io::Error) -> anyhow::Error {
     )(error)
 }
 
-/// Runs `docker ARGS` and returns its output, whatever its exit status.
-pub fn output<S: AsRef<OsStr>>(args: &[S]) -> Result<Output> {
+/// Runs `docker ARGS`; its output, whatever its exit status.
+fn output<S: AsRef<OsStr>>(args: &[S]) -> Result<Output> {
     docker(args).output().map_err(cannot_start)
 }
 
-/// [`output`], killed once `timeout` has passed: for commands whose
-/// duration an untrusted image decides (`docker exec` runs its programs).
-pub fn output_within<S: AsRef<OsStr>>(args: &[S], timeout: Duration) -> Result<Output> {
-    docker(args)
-        .output_within(timeout)
-        .map_err(cannot_start)?
-        .with_context(|| format!("did not finish within {timeout:?}"))
+fn execute(docker: &Cmd) -> Result<String> {
+    docker.stdout_of(docker.output().map_err(cannot_start)?)
 }
 
 /// Runs `docker ARGS`; its trimmed stdout, or an error quoting its stderr.
 pub fn run<S: AsRef<OsStr>>(args: &[S]) -> Result<String> {
-    let docker = docker(args);
-    let out = docker.output().map_err(cannot_start)?;
-    docker.stdout_of(out)
+    execute(&docker(args))
 }
 
-/// What undoes the creation of container `name`.
 fn remove_container(name: &str) -> Resource {
-    Resource::Undo(docker(&["rm", "--force", "--volumes", name]))
+    Resource::Undo(docker(["rm", "--force", "--volumes", name]))
 }
 
 /// What undoes the creation (or tagging) of image `reference`.
 pub fn remove_image(reference: &str) -> Resource {
-    Resource::Undo(docker(&["image", "rm", "--force", reference]))
+    Resource::Undo(docker(["image", "rm", "--force", reference]))
 }
 
 /// Checks that an engine answers; the error says how to start one.
@@ -83,8 +70,6 @@ pub fn ensure_engine() -> Result<String> {
     Ok(version)
 }
 
-// ---------------------------------------------------------------- building
-
 /// A docker client that builds with BuildKit (needed for `RUN --mount`).
 #[derive(Debug, Clone)]
 pub struct BuildClient {
@@ -94,17 +79,17 @@ pub struct BuildClient {
     pub needs_env: bool,
 }
 
-/// Finds a BuildKit-capable client: `$DOCKER` if set, else the first `docker`
-/// on PATH that has the buildx plugin or is older than 23.0.
+/// Finds a BuildKit-capable client (once): `$DOCKER` if set, else the first
+/// `docker` on PATH that has the buildx plugin or is older than 23.0.
 pub fn build_client() -> Result<BuildClient> {
     static FOUND: OnceLock<Result<BuildClient, String>> = OnceLock::new();
     FOUND
-        .get_or_init(|| find_build_client().map_err(|e| format!("{e:#}")))
+        .get_or_init(find_build_client)
         .clone()
         .map_err(|e| anyhow!(e))
 }
 
-fn find_build_client() -> Result<BuildClient> {
+fn find_build_client() -> Result<BuildClient, String> {
     let candidates: Vec<PathBuf> = match env::var_os("DOCKER") {
         Some(docker) => vec![PathBuf::from(docker)],
         None => env::split_paths(&env::var_os("PATH").unwrap_or_default())
@@ -112,43 +97,32 @@ fn find_build_client() -> Result<BuildClient> {
             .filter(|path| path.is_file())
             .collect(),
     };
-    let succeeds = |cli: &Path, args: &[&str]| {
-        Command::new(cli)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .ok()
-            .filter(|out| out.status.success())
-            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    // Probes, not shown with --verbose: they are not what the tooling measures.
+    let probe = |cli: &Path, args: &[&str]| {
+        let out = Cmd::new(cli).args(args).command().output().ok()?;
+        let stdout = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        out.status.success().then_some(stdout)
     };
-    for cli in &candidates {
-        if succeeds(cli, &["buildx", "version"]).is_some() {
-            return Ok(BuildClient {
-                cli: cli.clone(),
-                needs_env: false,
-            });
+    let client = |cli: &PathBuf, needs_env| BuildClient {
+        cli: cli.clone(),
+        needs_env,
+    };
+    let found = candidates.iter().find_map(|cli| {
+        if probe(cli, &["buildx", "version"]).is_some() {
+            return Some(client(cli, false));
         }
-        let version =
-            succeeds(cli, &["version", "--format", "{{.Client.Version}}"]).unwrap_or_default();
-        let major: u32 = version
-            .split('.')
-            .next()
-            .and_then(|m| m.parse().ok())
-            .unwrap_or(u32::MAX);
-        if major < 23 {
-            return Ok(BuildClient {
-                cli: cli.clone(),
-                needs_env: true,
-            });
-        }
-    }
-    bail!(
-        "no docker client here can build with BuildKit (tried {candidates:?}): install the buildx plugin \
-         (Docker Desktop has it), or set DOCKER to a docker CLI older than 23.0"
-    )
+        let version = probe(cli, &["version", "--format", "{{.Client.Version}}"])?;
+        let major: u32 = version.split('.').next()?.parse().ok()?;
+        (major < 23).then(|| client(cli, true))
+    });
+    found.ok_or_else(|| {
+        format!(
+            "no docker client here can build with BuildKit (tried {candidates:?}): install the buildx plugin \
+             (Docker Desktop has it), or set DOCKER to a docker CLI older than 23.0"
+        )
+    })
 }
 
-/// What to build.
 #[derive(Debug, Clone, Default)]
 pub struct Build {
     pub context: PathBuf,
@@ -158,7 +132,7 @@ pub struct Build {
     pub build_args: Vec<(String, String)>,
 }
 
-/// A built image, removed again when dropped (unless kept).
+/// An image this run made, removed again when dropped (unless kept).
 #[derive(Debug)]
 pub struct Image {
     pub reference: String,
@@ -166,11 +140,11 @@ pub struct Image {
 }
 
 impl Image {
-    /// An image this run did not create: never removed.
-    pub fn existing(reference: &str) -> Self {
+    fn made(reference: &str, guard: Guard) -> Self {
+        let reference = reference.to_owned();
         Image {
-            reference: reference.to_owned(),
-            guard: None,
+            reference,
+            guard: Some(guard),
         }
     }
 
@@ -199,37 +173,32 @@ pub fn build_no_cache(spec: &Build) -> Result<Image> {
 
 fn build_with(spec: &Build, flags: &[&str]) -> Result<Image> {
     let client = build_client()?;
-    let mut args: Vec<String> = vec![
-        "build".into(),
-        "--progress=plain".into(),
-        "--tag".into(),
-        spec.tag.clone(),
-    ];
-    args.extend(flags.iter().map(|&flag| flag.to_owned()));
-    if let Some(dockerfile) = &spec.dockerfile {
-        args.extend(["--file".into(), dockerfile.to_string_lossy().into_owned()]);
-    }
-    for (name, value) in &spec.build_args {
-        args.extend(["--build-arg".into(), format!("{name}={value}")]);
-    }
-    args.push(spec.context.to_string_lossy().into_owned());
-    let mut build = Cmd::new(&client.cli).args(&args);
+    let mut build = Cmd::new(&client.cli)
+        .args(["build", "--progress=plain", "--tag", &spec.tag])
+        .args(flags)
+        .opt("--file", &spec.dockerfile)
+        .opt(
+            "--build-arg",
+            spec.build_args.iter().map(|(n, v)| format!("{n}={v}")),
+        )
+        .arg(&spec.context);
     if client.needs_env {
         build = build.env("DOCKER_BUILDKIT", "1");
     }
     build.announce();
     let guard = Guard::register(remove_image(&spec.tag));
-    let mut command = build.command();
-    command.stdout(Stdio::null()).stderr(Stdio::piped());
     let started = Instant::now();
-    let mut child = command
+    let mut child = build
+        .command()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .with_context(|| format!("cannot run {}", client.cli.display()))?;
     let mut log = Vec::new();
     for line in BufReader::new(child.stderr.take().expect("stderr is piped")).lines() {
         let line = line?;
         if is_step_line(&line) {
-            eprintln!("  [{:>5.1}s] {}", started.elapsed().as_secs_f64(), line);
+            progress(started, &line);
         }
         log.push(line);
     }
@@ -237,10 +206,7 @@ fn build_with(spec: &Build, flags: &[&str]) -> Result<Image> {
         let tail = log[log.len().saturating_sub(15)..].join("\n");
         bail!("building {} failed:\n{tail}", spec.tag);
     }
-    Ok(Image {
-        reference: spec.tag.clone(),
-        guard: Some(guard),
-    })
+    Ok(Image::made(&spec.tag, guard))
 }
 
 /// BuildKit's plain progress announces each step as `#N [stage k/n] INSTRUCTION`.
@@ -254,9 +220,6 @@ fn is_step_line(line: &str) -> bool {
             .is_some_and(|w| w.starts_with('['))
 }
 
-// ---------------------------------------------------------------- inspecting
-
-/// `docker image inspect REF`.
 pub fn inspect_image(reference: &str) -> Result<inspect::Image> {
     let out = output(&["image", "inspect", reference])?;
     if !out.status.success() {
@@ -276,9 +239,6 @@ fn first_element<T: serde::de::DeserializeOwned>(json: &[u8]) -> Result<T> {
         .context("docker inspect printed an empty list")
 }
 
-// ---------------------------------------------------------------- running
-
-/// How to start a container.
 #[derive(Debug, Clone, Default)]
 pub struct Run {
     pub image: String,
@@ -289,7 +249,6 @@ pub struct Run {
     /// `--cap-drop ALL --security-opt no-new-privileges`.
     pub hardened: bool,
     pub user: Option<String>,
-    /// Arguments after the image (the command).
     pub command: Vec<String>,
     /// `--network NAME` (`host`: the container shares the host's network).
     pub network: Option<String>,
@@ -301,8 +260,9 @@ pub struct Run {
 
 impl Run {
     pub fn new(image: &str) -> Self {
+        let image = image.to_owned();
         Run {
-            image: image.to_owned(),
+            image,
             ..Run::default()
         }
     }
@@ -322,57 +282,29 @@ impl Run {
         self
     }
 
-    /// The `docker run` arguments, with `name`; `host_port` is the port to
-    /// publish on, empty for one the engine picks.
-    fn args(&self, name: &str, host_port: &str, confined: bool) -> Vec<String> {
-        let mut args: Vec<String> = vec![
-            "run".into(),
-            "--detach".into(),
-            "--name".into(),
-            name.into(),
-        ];
-        if confined {
-            args.extend(self.confinement.iter().cloned());
-        }
-        if let Some(container) = self.publish {
-            args.extend([
-                "--publish".into(),
-                format!("127.0.0.1:{host_port}:{container}"),
-            ]);
-        }
-        if let Some(network) = &self.network {
-            args.extend(["--network".into(), network.clone()]);
-        }
-        if self.read_only {
-            args.push("--read-only".into());
-        }
-        if self.hardened {
-            args.extend([
-                "--cap-drop".into(),
-                "ALL".into(),
-                "--security-opt".into(),
-                "no-new-privileges".into(),
-            ]);
-        }
-        if let Some(user) = &self.user {
-            args.extend(["--user".into(), user.clone()]);
-        }
-        for (name, value) in &self.env {
-            args.extend(["--env".into(), format!("{name}={value}")]);
-        }
-        args.push(self.image.clone());
-        args.extend(self.command.iter().cloned());
-        args
+    /// `docker run` of container `name`; `host_port` is the port to publish
+    /// on, empty for one the engine picks.
+    fn cmd(&self, name: &str, host_port: &str, confined: bool) -> Cmd {
+        let hardened = ["--cap-drop", "ALL", "--security-opt", "no-new-privileges"];
+        let publish = |port| format!("127.0.0.1:{host_port}:{port}");
+        docker(["run", "--detach", "--name", name])
+            .args(if confined { &self.confinement[..] } else { &[] })
+            .opt("--publish", self.publish.map(publish))
+            .opt("--network", &self.network)
+            .args(self.read_only.then_some("--read-only"))
+            .args(if self.hardened { &hardened[..] } else { &[] })
+            .opt("--user", &self.user)
+            .opt("--env", self.env.iter().map(|(n, v)| format!("{n}={v}")))
+            .arg(&self.image)
+            .args(&self.command)
     }
 
     /// The `docker run` command as a student would type it (`NAME` for the
     /// container's name, the container port for the host port).
     pub fn shown_command(&self) -> String {
-        let host_port = self
-            .publish
-            .map(|port| port.to_string())
-            .unwrap_or_default();
-        docker(&self.args("NAME", &host_port, false)).shown()
+        let host_port = self.publish.map(|port| port.to_string());
+        self.cmd("NAME", &host_port.unwrap_or_default(), false)
+            .shown()
     }
 
     /// `docker run --detach ...`; the container is removed when dropped. A
@@ -382,8 +314,8 @@ impl Run {
         let name = unique_name("labcheck");
         let guard = Guard::register(remove_container(&name));
         let started = Instant::now();
-        let args = self.args(&name, "", true);
-        run(&args).with_context(|| format!("cannot start a container of {}", self.image))?;
+        execute(&self.cmd(&name, "", true))
+            .with_context(|| format!("cannot start a container of {}", self.image))?;
         let mut container = Container {
             name,
             host_port: None,
@@ -392,7 +324,7 @@ impl Run {
             _guard: guard,
         };
         if let Some(port) = self.publish {
-            match published_port(&container.name, port) {
+            match container.published_port(port) {
                 Ok(host_port) => container.host_port = Some(host_port),
                 // Exited already, and its port with it: what it did is evidence.
                 Err(_) if !container.is_running() => {}
@@ -401,15 +333,6 @@ impl Run {
         }
         Ok(container)
     }
-}
-
-/// The 127.0.0.1 port that `container_port` of container `name` is published on.
-fn published_port(name: &str, container_port: u16) -> Result<u16> {
-    let mapping = run(&["port", name, &format!("{container_port}/tcp")])?;
-    mapping
-        .lines()
-        .find_map(|line| line.strip_prefix("127.0.0.1:")?.parse().ok())
-        .with_context(|| format!("`docker port {name}` shows no 127.0.0.1 port: {mapping:?}"))
 }
 
 /// A running (or exited) container, removed on drop.
@@ -432,7 +355,25 @@ pub struct Ended {
     pub exit_code: i64,
 }
 
+/// A process of a container, as `docker top` shows it.
+#[derive(Debug, Clone)]
+pub struct Process {
+    /// Host-side UID.
+    pub uid: u32,
+    pub command: String,
+}
+
 impl Container {
+    /// The 127.0.0.1 port that `container_port` is published on.
+    fn published_port(&self, container_port: u16) -> Result<u16> {
+        let name = &self.name;
+        let mapping = run(&["port", name, &format!("{container_port}/tcp")])?;
+        mapping
+            .lines()
+            .find_map(|line| line.strip_prefix("127.0.0.1:")?.parse().ok())
+            .with_context(|| format!("`docker port {name}` shows no 127.0.0.1 port: {mapping:?}"))
+    }
+
     pub fn inspect(&self) -> Result<inspect::Container> {
         let inspect: inspect::Container =
             first_element(&output(&["container", "inspect", &self.name])?.stdout)?;
@@ -454,11 +395,7 @@ impl Container {
     /// `State.Health.Status`: `starting`, `healthy`, `unhealthy`, or `None`
     /// without a healthcheck.
     pub fn health(&self) -> Option<String> {
-        self.inspect()
-            .ok()?
-            .state
-            .health_status()
-            .map(str::to_owned)
+        Some(self.inspect().ok()?.state.health?.status)
     }
 
     /// Waits for `healthy`: the time from the container's start to its first
@@ -500,23 +437,16 @@ impl Container {
     fn healthy_after_start(&self) -> Option<Duration> {
         let state = self.inspect().ok()?.state;
         let at = |time: &str| OffsetDateTime::parse(time, &Rfc3339).ok();
-        let first_pass = state
-            .health?
-            .log
-            .into_iter()
-            .find(|probe| probe.exit_code == 0)?;
+        let log = state.health?.log;
+        let first_pass = log.into_iter().find(|probe| probe.exit_code == 0)?;
         Duration::try_from(at(&first_pass.end)? - at(&state.started_at)?).ok()
     }
 
-    /// How the last healthcheck probe ended (`State.Health.Log`): its exit
-    /// code and the end of its output.
+    /// How the last healthcheck probe ended: its exit code and the end of its output.
     fn last_probe(&self) -> Option<String> {
         let probe = self.inspect().ok()?.state.health?.log.pop()?;
-        Some(format!(
-            "exited {}: {:?}",
-            probe.exit_code,
-            last_lines(probe.output.trim(), 2)
-        ))
+        let output = last_lines(probe.output.trim(), 2);
+        Some(format!("exited {}: {output:?}", probe.exit_code))
     }
 
     /// Waits until `GET path` answers on the published port (any status).
@@ -524,25 +454,17 @@ impl Container {
         let started = Instant::now();
         let mut last_error = String::from("no answer");
         let answer = wait_for(timeout, || {
-            if !self.is_running() {
-                last_error = self.exited();
-                return Some(Err(()));
-            }
-            let Some(port) = self.host_port else {
-                last_error = "the container publishes no port".into();
-                return Some(Err(()));
+            let port = match (self.is_running(), self.host_port) {
+                (false, _) => return Some(Err(self.exited())),
+                (true, None) => return Some(Err("the container publishes no port".into())),
+                (true, Some(port)) => port,
             };
-            match http_get(port, path) {
-                Ok(answer) => Some(Ok(answer)),
-                Err(error) => {
-                    last_error = format!("{error:#}");
-                    None
-                }
-            }
+            let answer = http_get(port, path).map_err(|error| last_error = format!("{error:#}"));
+            answer.ok().map(Ok)
         });
         match answer {
             Some(Ok(answer)) => Ok((started.elapsed(), answer)),
-            Some(Err(())) => Err(anyhow!(last_error)),
+            Some(Err(error)) => Err(anyhow!(error)),
             None => bail!(
                 "nothing on {path} within {:.0} s of `docker run` (the last try: {last_error})",
                 self.started.elapsed().as_secs_f64()
@@ -558,18 +480,14 @@ impl Container {
         } else {
             format!("exited with code {}", state.exit_code)
         };
-        format!(
-            "the container {how}; its logs:\n{}",
-            last_lines(&self.logs(), 5)
-        )
+        let logs = last_lines(&self.logs(), 5);
+        format!("the container {how}; its logs:\n{logs}")
     }
 
     /// `GET path` on the published port.
     pub fn get(&self, path: &str) -> Result<Answer> {
-        http_get(
-            self.host_port.context("the container publishes no port")?,
-            path,
-        )
+        let port = self.host_port.context("the container publishes no port")?;
+        http_get(port, path)
     }
 
     /// `docker stop --time SECS`: how long it took and the exit code.
@@ -588,47 +506,40 @@ impl Container {
 
     /// Everything the container printed, stdout then stderr.
     pub fn logs(&self) -> String {
-        output(&["logs", &self.name])
-            .map(|out| {
-                String::from_utf8_lossy(&out.stdout).into_owned()
-                    + &String::from_utf8_lossy(&out.stderr)
-            })
+        let out = output(&["logs", &self.name]);
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        out.map(|out| text(&out.stdout) + &text(&out.stderr))
             .unwrap_or_default()
     }
 
     /// `docker exec NAME ARGS...`, whatever its status.
     pub fn exec(&self, args: &[&str]) -> Result<Output> {
-        output(&self.exec_args(args))
+        docker(["exec", &self.name])
+            .args(args)
+            .output()
+            .map_err(cannot_start)
     }
 
-    /// [`Container::exec`], killed after `timeout`: for untrusted images.
+    /// [`Container::exec`], killed after `timeout`: for untrusted images,
+    /// whose programs decide how long it takes.
     pub fn exec_within(&self, args: &[&str], timeout: Duration) -> Result<Output> {
-        output_within(&self.exec_args(args), timeout)
-    }
-
-    fn exec_args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
-        let mut all = vec!["exec", self.name.as_str()];
-        all.extend_from_slice(args);
-        all
+        let exec = docker(["exec", &self.name]).args(args);
+        exec.output_within(timeout)
+            .map_err(cannot_start)?
+            .with_context(|| format!("did not finish within {timeout:?}"))
     }
 
     /// The container's processes, its PID 1 first (`docker top NAME -eo
     /// pid,uid,args`: the engine refuses a ps format without a PID column).
     pub fn processes(&self) -> Result<Vec<Process>> {
         let table = run(&["top", &self.name, "-eo", "pid,uid,args"])?;
-        Ok(table
-            .lines()
-            .skip(1)
-            .filter_map(|line| {
-                let mut words = line.split_whitespace();
-                let _pid = words.next()?;
-                let uid = words.next()?.parse().ok()?;
-                Some(Process {
-                    uid,
-                    command: words.collect::<Vec<_>>().join(" "),
-                })
-            })
-            .collect())
+        let process = |line: &str| {
+            let mut words = line.split_whitespace().skip(1);
+            let uid = words.next()?.parse().ok()?;
+            let command = words.collect::<Vec<_>>().join(" ");
+            Some(Process { uid, command })
+        };
+        Ok(table.lines().skip(1).filter_map(process).collect())
     }
 
     /// The host-side UIDs of the container's processes.
@@ -636,16 +547,6 @@ impl Container {
         Ok(self.processes()?.iter().map(|p| p.uid).collect())
     }
 }
-
-/// A process of a container, as `docker top` shows it.
-#[derive(Debug, Clone)]
-pub struct Process {
-    /// Host-side UID.
-    pub uid: u32,
-    pub command: String,
-}
-
-// ---------------------------------------------------------------- images
 
 /// The ID of image `reference`, or `None` when the engine has no such image.
 pub fn image_id(reference: &str) -> Result<Option<String>> {
@@ -663,36 +564,25 @@ pub fn image_id(reference: &str) -> Result<Option<String>> {
     )
 }
 
-/// `docker pull REFERENCE`.
 pub fn pull(reference: &str) -> Result<()> {
     run(&["pull", "--quiet", reference]).map(drop)
-}
-
-/// `docker tag SOURCE TARGET`.
-pub fn tag(source: &str, target: &str) -> Result<()> {
-    run(&["tag", source, target]).map(drop)
 }
 
 /// `tar -C ROOTFS -c . | docker import --change CHANGE... - REFERENCE`: an
 /// image of a root filesystem (one layer, the `--change` lines its
 /// configuration), removed again when dropped (unless kept).
 pub fn import_rootfs(rootfs: &Path, changes: &[String], reference: &str) -> Result<Image> {
-    let mut args: Vec<String> = vec!["import".into()];
-    for change in changes {
-        args.extend(["--change".into(), change.clone()]);
-    }
-    args.extend(["-".into(), reference.to_owned()]);
-    let tar = Cmd::new("tar")
-        .args(["--numeric-owner", "-C"])
-        .arg(rootfs)
-        .args(["-c", "."]);
-    let import = docker(&args);
+    let tar = Cmd::new("tar").args(["--numeric-owner", "-C"]).arg(rootfs);
+    let tar = tar.args(["-c", "."]);
+    let import = docker(["import"])
+        .opt("--change", changes)
+        .args(["-", reference]);
     if crate::command::verbose() {
         eprintln!("$ {} | {}", tar.shown(), import.shown());
     }
     let guard = Guard::register(remove_image(reference));
+    let mut tar = tar.command();
     let mut tar = tar
-        .command()
         .stdout(Stdio::piped())
         .spawn()
         .context("cannot run tar")?;
@@ -705,18 +595,11 @@ pub fn import_rootfs(rootfs: &Path, changes: &[String], reference: &str) -> Resu
         bail!("tar of {} failed (its message is above)", rootfs.display());
     }
     if !import.status.success() {
-        bail!(
-            "docker import failed: {}",
-            last_lines(&String::from_utf8_lossy(&import.stderr), 3)
-        );
+        let stderr = String::from_utf8_lossy(&import.stderr);
+        bail!("docker import failed: {}", last_lines(&stderr, 3));
     }
-    Ok(Image {
-        reference: reference.to_owned(),
-        guard: Some(guard),
-    })
+    Ok(Image::made(reference, guard))
 }
-
-// ---------------------------------------------------------------- networks
 
 /// A network this run created, removed when dropped (its containers must be
 /// gone by then: drop them first).
@@ -726,17 +609,16 @@ pub struct Network {
     _guard: Guard,
 }
 
-/// `docker network create --opt KEY=VALUE... NAME`.
 pub fn create_network(name: &str, options: &[&str]) -> Result<Network> {
-    let guard = Guard::register(Resource::Undo(docker(&["network", "rm", name])));
-    let mut args = vec!["network", "create"];
-    for option in options {
-        args.extend(["--opt", option]);
-    }
-    args.push(name);
-    run(&args)?;
+    let guard = Guard::register(Resource::Undo(docker(["network", "rm", name])));
+    execute(
+        &docker(["network", "create"])
+            .opt("--opt", options)
+            .arg(name),
+    )?;
+    let name = name.to_owned();
     Ok(Network {
-        name: name.to_owned(),
+        name,
         _guard: guard,
     })
 }
@@ -747,23 +629,18 @@ pub fn create_network(name: &str, options: &[&str]) -> Result<Network> {
 pub fn run_to_completion(image: &str, command: &[&str]) -> Result<String> {
     let name = unique_name("image-lab-once");
     let _guard = Guard::register(remove_container(&name));
-    let mut args = vec!["run", "--rm", "--name", &name, "--network", "none", image];
-    args.extend_from_slice(command);
-    run(&args)
+    let run = docker(["run", "--rm", "--name", &name, "--network", "none", image]);
+    execute(&run.args(command))
 }
 
 /// IDs of the objects of one kind (`container`, `network`, `image`, `volume`)
 /// that match a `--filter` such as `label=com.docker.compose.project=NAME`;
 /// containers include stopped ones.
 pub fn list(kind: &str, filter: &str) -> Result<Vec<String>> {
-    let mut args = vec![kind, "ls", "--quiet", "--filter", filter];
-    if kind == "container" {
-        args.push("--all");
-    }
-    Ok(run(&args)?.lines().map(str::to_owned).collect())
+    let all = (kind == "container").then_some("--all");
+    let ids = execute(&docker([kind, "ls", "--quiet", "--filter", filter]).args(all))?;
+    Ok(ids.lines().map(str::to_owned).collect())
 }
-
-// ---------------------------------------------------------------- compose
 
 /// A Compose v2 project: its file, its name and the variables its `${...}` get.
 #[derive(Debug, Clone)]
@@ -780,43 +657,29 @@ pub struct Compose {
 #[derive(Debug)]
 pub struct ComposeUp {
     pub compose: Compose,
-    guard: Option<Guard>,
+    guard: Guard,
 }
 
 impl Compose {
-    fn args(&self, command: &[&str]) -> Vec<String> {
-        let mut args: Vec<String> = vec![
-            "compose".into(),
-            "--project-name".into(),
-            self.project.clone(),
-            "--file".into(),
-            self.file.to_string_lossy().into_owned(),
-        ];
-        if let Some(env_file) = &self.env_file {
-            args.extend(["--env-file".into(), env_file.to_string_lossy().into_owned()]);
-        }
-        args.extend(command.iter().map(|&word| word.to_owned()));
-        args
+    /// `VAR=value docker compose ... COMMAND` (secrets masked when shown).
+    fn command(&self, command: &[&str]) -> Cmd {
+        let compose = docker(["compose", "--project-name", &self.project, "--file"])
+            .arg(&self.file)
+            .opt("--env-file", &self.env_file)
+            .args(command);
+        let env = self.env.iter();
+        env.fold(compose, |cmd, (name, value)| cmd.env(name, value))
     }
 
-    /// `VAR=value docker compose ... COMMAND`: its stdout, or an error quoting
-    /// the end of its output. Printed with `--verbose`, secrets masked.
-    pub fn run(&self, command: &[&str]) -> Result<String> {
-        let compose = self
-            .env
-            .iter()
-            .fold(docker(&self.args(command)), |cmd, (name, value)| {
-                cmd.env(name, value)
-            });
-        let out = compose.output().context("cannot run docker compose")?;
+    /// Runs `docker compose ... COMMAND`: its stdout, or an error quoting the
+    /// end of its output.
+    fn run(&self, command: &[&str]) -> Result<String> {
+        let out = (self.command(command).output()).context("cannot run docker compose")?;
         if !out.status.success() {
             let all = String::from_utf8_lossy(&out.stdout).into_owned()
                 + &String::from_utf8_lossy(&out.stderr);
-            bail!(
-                "`docker compose {}` failed:\n{}",
-                command.join(" "),
-                last_lines(&all, 15)
-            );
+            let (command, tail) = (command.join(" "), last_lines(&all, 15));
+            bail!("`docker compose {command}` failed:\n{tail}");
         }
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
     }
@@ -824,19 +687,12 @@ impl Compose {
     /// `docker compose up --build --wait EXTRA...`: builds, starts, and
     /// returns once every service is healthy. Down again when dropped.
     pub fn up(&self, extra: &[&str]) -> Result<ComposeUp> {
-        let guard = Guard::register(Resource::Undo(docker(&self.args(&[
-            "down",
-            "--volumes",
-            "--remove-orphans",
-            "--timeout",
-            "5",
-        ]))));
-        let mut command = vec!["up", "--build", "--wait"];
-        command.extend_from_slice(extra);
-        self.run(&command)?;
+        let down = ["down", "--volumes", "--remove-orphans", "--timeout", "5"];
+        let guard = Guard::register(Resource::Undo(self.command(&down)));
+        self.run(&[&["up", "--build", "--wait"], extra].concat())?;
         Ok(ComposeUp {
             compose: self.clone(),
-            guard: Some(guard),
+            guard,
         })
     }
 }
@@ -844,16 +700,10 @@ impl Compose {
 impl ComposeUp {
     /// `docker compose down --volumes --remove-orphans`, reporting failure
     /// (dropping does the same, silently).
-    pub fn down(mut self) -> Result<()> {
-        let result = self
-            .compose
-            .run(&["down", "--volumes", "--remove-orphans"])
-            .map(drop);
-        if result.is_ok()
-            && let Some(guard) = self.guard.take()
-        {
-            guard.disarm();
-        }
-        result
+    pub fn down(self) -> Result<()> {
+        self.compose
+            .run(&["down", "--volumes", "--remove-orphans"])?;
+        self.guard.disarm();
+        Ok(())
     }
 }

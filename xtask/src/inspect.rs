@@ -1,5 +1,6 @@
 //! `docker inspect` as types: the fields the tooling reads, once, here.
-//! The engine writes `null` for an empty list or map; those read as empty.
+//! A missing field reads as its default; so does the `null` the engine
+//! writes for an empty list or map (`or_default`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -7,72 +8,62 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-/// `null` (or a missing field) as the type's default.
-fn or_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
+fn or_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(
+    deserializer: D,
+) -> Result<T, D::Error> {
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 /// `docker image inspect IMAGE`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(default, rename_all = "PascalCase")]
 pub struct Image {
     pub id: String,
     /// Bytes (Docker's MB are 10^6 of them).
     pub size: u64,
-    #[serde(default, deserialize_with = "or_default")]
+    #[serde(deserialize_with = "or_default")]
     pub repo_tags: Vec<String>,
-    #[serde(default)]
     pub config: ImageConfig,
-    #[serde(rename = "RootFS", default)]
+    #[serde(rename = "RootFS")]
     pub root_fs: RootFs,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(default, rename_all = "PascalCase")]
 pub struct ImageConfig {
-    #[serde(default, deserialize_with = "or_default")]
+    #[serde(deserialize_with = "or_default")]
     pub user: String,
-    #[serde(default, deserialize_with = "or_default")]
+    #[serde(deserialize_with = "or_default")]
     pub env: Vec<String>,
-    #[serde(default, deserialize_with = "or_default")]
+    #[serde(deserialize_with = "or_default")]
     pub labels: BTreeMap<String, String>,
     /// `"8000/tcp": {}`, sorted.
-    #[serde(default, deserialize_with = "or_default")]
+    #[serde(deserialize_with = "or_default")]
     pub exposed_ports: BTreeMap<String, Value>,
-    #[serde(default)]
     pub healthcheck: Option<Healthcheck>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(default, rename_all = "PascalCase")]
 pub struct RootFs {
-    #[serde(default, deserialize_with = "or_default")]
+    #[serde(deserialize_with = "or_default")]
     pub layers: Vec<String>,
 }
 
 /// The image's HEALTHCHECK (durations in nanoseconds; 0 for Docker's default).
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(default, rename_all = "PascalCase")]
 pub struct Healthcheck {
-    #[serde(default, deserialize_with = "or_default")]
+    #[serde(deserialize_with = "or_default")]
     pub test: Vec<String>,
-    #[serde(default)]
     pub interval: u64,
-    #[serde(default)]
     pub timeout: u64,
-    #[serde(default)]
     pub start_period: u64,
-    #[serde(default)]
     pub retries: u64,
 }
 
 impl Image {
-    /// The HEALTHCHECK's command (`CMD /service healthcheck`), unless there
-    /// is none or it is `HEALTHCHECK NONE`.
+    /// The HEALTHCHECK, unless there is none or it is `HEALTHCHECK NONE`.
     pub fn healthcheck(&self) -> Option<&Healthcheck> {
         self.config
             .healthcheck
@@ -92,105 +83,82 @@ impl Healthcheck {
         self.test.get(1..).unwrap_or_default().join(" ")
     }
 
-    /// Docker's defaults for what the image leaves unset (0): 30 s interval
-    /// and timeout, no start period, 3 retries.
-    fn or_default(nanos: u64, default: Duration) -> Duration {
-        if nanos > 0 {
-            Duration::from_nanos(nanos)
-        } else {
-            default
-        }
-    }
-
-    pub fn interval(&self) -> Duration {
-        Self::or_default(self.interval, Duration::from_secs(30))
-    }
-
-    pub fn timeout(&self) -> Duration {
-        Self::or_default(self.timeout, Duration::from_secs(30))
-    }
-
-    pub fn start_period(&self) -> Duration {
-        Self::or_default(self.start_period, Duration::ZERO)
-    }
-
-    pub fn retries(&self) -> u32 {
-        u32::try_from(self.retries)
-            .ok()
-            .filter(|&r| r > 0)
-            .unwrap_or(3)
+    /// Interval, timeout, start period and retries, with Docker's defaults
+    /// for what the image leaves unset (0): 30 s, 30 s, none, 3.
+    fn settings(&self) -> (Duration, Duration, Duration, u32) {
+        let or = |nanos, default| match nanos {
+            0 => Duration::from_secs(default),
+            nanos => Duration::from_nanos(nanos),
+        };
+        let retries = u32::try_from(self.retries).ok().filter(|&r| r > 0);
+        (
+            or(self.interval, 30),
+            or(self.timeout, 30),
+            or(self.start_period, 0),
+            retries.unwrap_or(3),
+        )
     }
 
     /// The longest the engine takes to call it healthy or unhealthy: its
     /// start period, then `retries + 1` probes.
     pub fn schedule(&self) -> Duration {
-        self.start_period() + (self.interval() + self.timeout()) * (self.retries() + 1)
+        let (interval, timeout, start_period, retries) = self.settings();
+        start_period + (interval + timeout) * (retries + 1)
     }
 
     /// `CMD /service healthcheck (interval 2s, timeout 30s, start period 0s, retries 3)`.
     pub fn describe(&self) -> String {
+        let (interval, timeout, start_period, retries) = self.settings();
         format!(
-            "{} (interval {}s, timeout {}s, start period {}s, retries {})",
+            "{} (interval {}s, timeout {}s, start period {}s, retries {retries})",
             self.test.join(" "),
-            self.interval().as_secs_f64(),
-            self.timeout().as_secs_f64(),
-            self.start_period().as_secs_f64(),
-            self.retries()
+            interval.as_secs_f64(),
+            timeout.as_secs_f64(),
+            start_period.as_secs_f64(),
         )
     }
 }
 
 /// `docker container inspect CONTAINER`: the parts the tooling reads.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(default, rename_all = "PascalCase")]
 pub struct Container {
-    #[serde(default)]
     pub state: State,
-    #[serde(default)]
     pub host_config: Value,
-    #[serde(default)]
     pub network_settings: Value,
-    #[serde(default)]
     pub config: ImageConfig,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(default, rename_all = "PascalCase")]
 pub struct State {
-    #[serde(default)]
     pub running: bool,
     /// The host PID of its first process; 0 once it has stopped.
-    #[serde(default)]
     pub pid: i64,
-    #[serde(default)]
     pub exit_code: i64,
-    #[serde(rename = "OOMKilled", default)]
+    #[serde(rename = "OOMKilled")]
     pub oom_killed: bool,
     /// RFC 3339, with nanoseconds.
-    #[serde(default)]
     pub started_at: String,
-    #[serde(default)]
     pub health: Option<Health>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(default, rename_all = "PascalCase")]
 pub struct Health {
     /// `starting`, `healthy` or `unhealthy`.
     pub status: String,
     /// The last probes (the engine keeps five).
-    #[serde(default, deserialize_with = "or_default")]
+    #[serde(deserialize_with = "or_default")]
     pub log: Vec<Probe>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(default, rename_all = "PascalCase")]
 pub struct Probe {
     pub exit_code: i64,
-    #[serde(default)]
     pub output: String,
     /// RFC 3339, with nanoseconds.
-    #[serde(default)]
     pub end: String,
 }
 

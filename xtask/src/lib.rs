@@ -54,6 +54,11 @@ pub fn wait_for<T>(
     }
 }
 
+/// Prints `  [  1.2s] TEXT`: a step of a long task, with the time since its start.
+pub fn progress(started: std::time::Instant, text: &str) {
+    eprintln!("  [{:>5.1}s] {text}", started.elapsed().as_secs_f64());
+}
+
 /// The cargo that runs us (`$CARGO`), else `cargo` from PATH.
 pub fn cargo() -> std::path::PathBuf {
     std::env::var_os("CARGO").map_or_else(|| "cargo".into(), Into::into)

@@ -3,46 +3,28 @@
 //! Formatting and lints first (seconds), then the tests; the end-to-end ones
 //! need a Docker engine and take minutes.
 
-use std::process::{Command, Stdio};
-
 use anyhow::{Context, Result, bail};
 
-use crate::project_root;
-
-/// The tooling workspace's manifest, from the repository's root.
-const TOOLING: &str = "xtask/Cargo.toml";
+use crate::command::Cmd;
 
 /// Every `cargo` run, in order.
-const STEPS: &[&[&str]] = &[
-    &["fmt", "--check"],
-    &["fmt", "--check", "--manifest-path", TOOLING, "--all"],
-    &["clippy", "--all-targets", "--", "-D", "warnings"],
-    &[
-        "clippy",
-        "--manifest-path",
-        TOOLING,
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ],
-    &["test"],
-    &["test", "--manifest-path", TOOLING, "--workspace"],
+const STEPS: &[&str] = &[
+    "fmt --check",
+    "fmt --check --manifest-path xtask/Cargo.toml --all",
+    "clippy --all-targets -- -D warnings",
+    "clippy --manifest-path xtask/Cargo.toml --workspace --all-targets -- -D warnings",
+    "test",
+    "test --manifest-path xtask/Cargo.toml --workspace",
 ];
 
 pub fn run() -> Result<()> {
-    for args in STEPS {
-        let shown = format!("cargo {}", args.join(" "));
-        eprintln!("\n$ {shown}");
-        let status = Command::new(crate::cargo())
-            .args(*args)
-            .current_dir(project_root())
-            .stdin(Stdio::null())
-            .status()
-            .context("cannot run cargo")?;
+    for step in STEPS {
+        let cargo = Cmd::new(crate::cargo()).args(step.split(' '));
+        let cargo = cargo.dir(&crate::project_root());
+        eprintln!("\n$ {}", cargo.shown());
+        let status = cargo.command().status().context("cannot run cargo")?;
         if !status.success() {
-            bail!("`{shown}` failed ({status})");
+            bail!("`{}` failed ({status})", cargo.shown());
         }
     }
     eprintln!("\nall checks passed");
