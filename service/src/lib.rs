@@ -3,7 +3,9 @@
 
 pub mod configuration;
 pub mod healthcheck;
+mod log_writer;
 pub mod proof;
+mod request_line;
 pub mod routes;
 pub mod shutdown;
 pub mod startup;

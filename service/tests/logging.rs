@@ -65,6 +65,61 @@ fn one_json_line_per_request_with_method_path_status_and_latency() {
     }
 }
 
+/// Request targets a client can send that need escaping in JSON, or are not
+/// even UTF-8, and what the service answers to each: 404 once routed (and so
+/// logged), 400 when actix-http refuses the request line before any route
+/// (and so no request line: the request never reached the service; actix
+/// logs its own parse error through tracing). Only printable ASCII gets
+/// through, so quotes and backslashes are what the request line must escape.
+const AWKWARD_TARGETS: [(&[u8], u16); 7] = [
+    (b"/with\"quotes\"", 404),
+    (b"/back\\slash\\", 404),
+    (b"/pct-%22%5C%00%FF", 404),
+    (b"/caf\xc3\xa9", 400),
+    (b"/not-utf8-\xff\xfe", 400),
+    (b"/control-\x01-\x7f", 400),
+    (b"/tab-\t-", 400),
+];
+
+#[test]
+fn any_request_target_is_logged_as_one_line_of_valid_json() {
+    let mut service = Service::start(&[]);
+    let mut answered = Vec::new();
+    for (target, _) in AWKWARD_TARGETS {
+        let mut connection = service.connect();
+        let mut request = b"GET ".to_vec();
+        request.extend_from_slice(target);
+        request.extend_from_slice(b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        connection.send(&request);
+        let answer = connection.read_to_end();
+        let status_line = String::from_utf8_lossy(&answer[..answer.len().min(12)]).into_owned();
+        answered.push((String::from_utf8_lossy(target).into_owned(), status_line));
+    }
+    service.stop();
+
+    let stdout = service.stdout();
+    for line in stdout.lines() {
+        assert!(
+            line == "Shutting down..." || serde_json::from_str::<Value>(line).is_ok(),
+            "not one JSON object: {line:?}"
+        );
+    }
+    let lines = json_lines(&stdout);
+    for ((target, status), (shown, status_line)) in AWKWARD_TARGETS.iter().zip(&answered) {
+        assert_eq!(status_line, &format!("HTTP/1.1 {status}"), "{shown:?}");
+        let logged: Vec<&Value> = lines
+            .iter()
+            .filter(|line| line["target"] == "service::request" && line["path"] == *shown)
+            .collect();
+        let expected = usize::from(*status != 400);
+        assert_eq!(
+            logged.len(),
+            expected,
+            "{target:?} logged as {logged:?}\n{stdout}"
+        );
+    }
+}
+
 #[test]
 fn the_secret_is_never_printed_and_the_start_up_line_redacts_it() {
     let nanos = SystemTime::now()

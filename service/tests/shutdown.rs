@@ -71,7 +71,7 @@ fn start_slow_server(extra_env: &[(&str, &str)]) -> Service {
 /// Sends `GET /slow?ms=N` and waits until the handler runs.
 fn slow_request_in_flight(service: &Service, ms: u64) -> Connection {
     let mut connection = service.connect();
-    connection.send(&format!(
+    connection.send(format!(
         "GET /slow?ms={ms} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
     ));
     service.wait_for_stdout_line(|line| line == SLOW_STARTED);

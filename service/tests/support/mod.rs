@@ -424,15 +424,15 @@ impl Connection {
     }
 
     /// Sends raw bytes.
-    pub fn send(&mut self, bytes: &str) {
+    pub fn send(&mut self, bytes: impl AsRef<[u8]>) {
         self.stream
-            .write_all(bytes.as_bytes())
+            .write_all(bytes.as_ref())
             .expect("send to the service");
     }
 
     /// A keep-alive request and its response.
     pub fn keep_alive_request(&mut self, method: &str, path: &str) -> Response {
-        self.send(&format!(
+        self.send(format!(
             "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
         ));
         self.read_response(method == "HEAD")
@@ -509,7 +509,7 @@ pub fn try_request(port: u16, method: &str, path: &str) -> io::Result<Response> 
     } else {
         ""
     };
-    connection.send(&format!(
+    connection.send(format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{body_length}Connection: close\r\n\r\n"
     ));
     let raw = connection.read_to_end();
