@@ -58,7 +58,7 @@ pub struct Args {
 }
 
 /// How much to measure.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Plan {
     pub mode: &'static str,
     /// Seconds of each load run.
@@ -270,7 +270,7 @@ pub struct LoadRun {
 }
 
 /// Everything one run measured; printed as JSON and Markdown.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct Report {
     pub tool: &'static str,
     pub mode: &'static str,
@@ -445,7 +445,13 @@ fn load_runs(
 }
 
 /// SIGTERM in the middle of a wrk run: how long to exit, and what failed.
-fn sigterm_under_load(peers: &Peers, peer: &'static Peer, plan: &Plan) -> Result<ShutdownTrial> {
+fn sigterm_under_load(
+    peers: &Peers,
+    peer: &'static Peer,
+    report: &mut Report,
+    progress: &Progress,
+) -> Result<()> {
+    let plan = &report.plan;
     let mut instance = peers.start(peer)?;
     instance.wait_first_200(FIRST_200_LIMIT)?;
     let wrk = sigterm_wrk(plan);
@@ -455,9 +461,10 @@ fn sigterm_under_load(peers: &Peers, peer: &'static Peer, plan: &Plan) -> Result
     let mut exit = instance.wait_exit(signalled, SIGTERM_LOAD_LIMIT);
     let exited_under_load = exit.is_some() && running.is_running();
     running.interrupt();
+    let limit = SIGTERM_LOAD_LIMIT + Duration::from_secs(5);
     if exit.is_none() {
         // The load ends now; a peer waiting for its clients to leave exits.
-        exit = instance.wait_exit(signalled, SIGTERM_LOAD_LIMIT + Duration::from_secs(5));
+        exit = instance.wait_exit(signalled, limit);
     }
     drop(instance);
     let outcome = running
@@ -474,9 +481,28 @@ fn sigterm_under_load(peers: &Peers, peer: &'static Peer, plan: &Plan) -> Result
         unanswered.min(u64::from(wrk.connections))
     };
     let lost = unanswered - abandoned_by_wrk;
-    Ok(ShutdownTrial {
+    let exit_ms = exit.map(millis);
+    progress.say(format!(
+        "SIGTERM under load  {:<17} exit {}  sent {}  answered {}  refused {}  lost {lost}  not-ok {}{}",
+        peer.name,
+        exit_ms.map_or_else(|| "none (killed)".to_owned(), |ms| format!("{ms:.1} ms")),
+        counts.sent,
+        counts.answered,
+        errors.write,
+        counts.not_ok,
+        if exited_under_load { "" } else { "  (exited only once wrk stopped)" }
+    ));
+    if exit.is_none() {
+        report.notes.push(format!(
+            "{}: still running {limit:?} after a SIGTERM under load (killed)",
+            peer.name
+        ));
+    }
+    report.add("sigterm_load", peer, millis(exit.unwrap_or(limit)));
+    report.add("sigterm_load_failed", peer, (lost + counts.not_ok) as f64);
+    report.shutdown_trials.push(ShutdownTrial {
         peer: peer.id,
-        exit_ms: exit.map(millis),
+        exit_ms,
         exited_under_load,
         sent: counts.sent,
         answered: counts.answered,
@@ -486,7 +512,23 @@ fn sigterm_under_load(peers: &Peers, peer: &'static Peer, plan: &Plan) -> Result
         not_ok: counts.not_ok,
         failed: lost + counts.not_ok,
         errors,
-    })
+    });
+    Ok(())
+}
+
+/// `trials` times, each peer in turn.
+fn alternate(
+    trials: usize,
+    list: &[&'static Peer],
+    what: &str,
+    mut trial: impl FnMut(&'static Peer) -> Result<()>,
+) -> Result<()> {
+    for k in 1..=trials {
+        for &peer in list {
+            trial(peer).with_context(|| format!("{what} {k} of {}", peer.name))?;
+        }
+    }
+    Ok(())
 }
 
 /// The wrk run of a SIGTERM-under-load trial: long enough never to end by
@@ -501,7 +543,6 @@ fn sigterm_wrk(plan: &Plan) -> Wrk {
 }
 
 pub fn run(args: &Args) -> Result<()> {
-    let plan = Plan::new(args);
     let progress = Progress(Instant::now());
     let root = crate::project_root();
     let wrk_version = wrk::version()?;
@@ -514,39 +555,33 @@ pub fn run(args: &Args) -> Result<()> {
     let logs = root.join("target/bench/logs");
     std::fs::create_dir_all(&logs)?;
 
-    let mut skipped = Vec::new();
     let use_docker = !args.no_image && (!args.quick || args.image.is_some());
-    if args.no_image {
-        skipped.push("the container peer and every image figure: --no-image".to_owned());
+    let skipped = if args.no_image {
+        Some("the container peer and every image figure: --no-image")
     } else if !use_docker {
-        skipped.push(
+        Some(
             "the container peer and every image figure: skipped in quick mode (run `cargo xtask bench` for them, \
-             or pass --image REF)"
-                .to_owned(),
-        );
-    }
+             or pass --image REF)",
+        )
+    } else {
+        None
+    };
     let docker_engine = use_docker.then(crate::docker::ensure_engine).transpose()?;
     let machine = setup::machine(wrk_version, docker_engine);
 
     progress.say("building the Rust peers and installing the Python ones");
     let release_dir = setup::build_release(&root)?;
     let venv = setup::python_venv(&root)?;
+    let plan = Plan::new(args);
     let mut report = Report {
         tool: "cargo xtask bench",
         mode: plan.mode,
-        date: String::new(),
-        elapsed_s: 0.0,
         machine,
         figures: define_figures(&plan),
         plan,
-        peers: Vec::new(),
-        shutdown_trials: Vec::new(),
-        load_runs: Vec::new(),
-        image: None,
-        targets: Vec::new(),
         commands: setup::preparation(&root),
-        skipped,
-        notes: Vec::new(),
+        skipped: skipped.into_iter().map(str::to_owned).collect(),
+        ..Report::default()
     };
 
     // Image builds first: nothing else runs while they do, and the container
@@ -556,22 +591,17 @@ pub fn run(args: &Args) -> Result<()> {
         None
     } else if let Some(reference) = &args.image {
         crate::docker::inspect_image(reference)?;
-        report
-            .skipped
-            .push(format!("image build times: --image {reference} was given"));
+        let why = format!("image build times: --image {reference} was given");
+        report.skipped.push(why);
         Some(reference.clone())
     } else {
         progress.say("building the images (cold, warm, naive)");
-        let built = image::build_all(&root, &report.plan, &progress)?;
-        report.commands.extend(built.commands.iter().cloned());
-        report.notes.extend(built.notes.iter().cloned());
-        let reference = built.image.reference.clone();
-        builds = Some(built);
-        Some(reference)
+        let built = builds.insert(image::build_all(&root, &progress, &mut report)?);
+        Some(built.image.reference.clone())
     };
 
     let peers = Peers {
-        root: root.clone(),
+        root,
         release_dir,
         venv,
         image: image_ref.clone(),
@@ -587,13 +617,9 @@ pub fn run(args: &Args) -> Result<()> {
         "{} starts of each peer: first 200, idle memory, idle SIGTERM",
         plan.start_trials
     ));
-    for trial in 1..=plan.start_trials {
-        for &peer in &list {
-            start_trial(&peers, peer, &mut report)
-                .with_context(|| format!("start trial {trial} of {}", peer.name))?;
-        }
-    }
-
+    alternate(plan.start_trials, &list, "start trial", |peer| {
+        start_trial(&peers, peer, &mut report)
+    })?;
     progress.say(format!(
         "load: {} round(s) of {} runs of {} s, peers alternating",
         plan.rounds,
@@ -613,42 +639,16 @@ pub fn run(args: &Args) -> Result<()> {
             report.commands.push(wrk.shown());
         }
     }
-
     progress.say(format!(
         "{} SIGTERM-under-load trial(s) per peer",
         plan.sigterm_trials
     ));
-    for trial in 1..=plan.sigterm_trials {
-        for &peer in &list {
-            let result = sigterm_under_load(&peers, peer, &plan)
-                .with_context(|| format!("SIGTERM-under-load trial {trial} of {}", peer.name))?;
-            progress.say(format!(
-                "SIGTERM under load  {:<17} exit {}  sent {}  answered {}  refused {}  lost {}  not-ok {}{}",
-                peer.name,
-                result.exit_ms.map_or_else(|| "none (killed)".to_owned(), |ms| format!("{ms:.1} ms")),
-                result.sent,
-                result.answered,
-                result.refused,
-                result.lost,
-                result.not_ok,
-                if result.exited_under_load { "" } else { "  (exited only once wrk stopped)" }
-            ));
-            let limit = SIGTERM_LOAD_LIMIT + Duration::from_secs(5);
-            if result.exit_ms.is_none() {
-                report.notes.push(format!(
-                    "{}: still running {limit:?} after a SIGTERM under load (killed)",
-                    peer.name
-                ));
-            }
-            report.add(
-                "sigterm_load",
-                peer,
-                result.exit_ms.unwrap_or_else(|| millis(limit)),
-            );
-            report.add("sigterm_load_failed", peer, result.failed as f64);
-            report.shutdown_trials.push(result);
-        }
-    }
+    alternate(
+        plan.sigterm_trials,
+        &list,
+        "SIGTERM-under-load trial",
+        |peer| sigterm_under_load(&peers, peer, &mut report, &progress),
+    )?;
     report.commands.push(format!(
         "{}   # SIGTERM to the peer {} ms in; SIGINT to wrk once the peer has exited",
         sigterm_wrk(&plan).shown(),
@@ -667,25 +667,20 @@ pub fn run(args: &Args) -> Result<()> {
 
     if let Some(reference) = &image_ref {
         progress.say("image: size, start → healthy, docker stop");
-        let measured = image::runtime(reference, builds.as_ref(), &plan, &mut report.notes)?;
-        report.image = Some(measured);
+        report.image = Some(image::runtime(reference, builds.as_ref(), &mut report)?);
     }
     // The image built here has a one-off tag; the report shows the plain name.
     let transient = builds.as_ref().map(|b| b.image.reference.clone());
-    if let Some(built) = builds {
-        built.finish();
-    }
+    builds.map(image::Built::finish);
     report.peers = list
         .iter()
         .map(|&peer| {
             let command = peers.shown_command(peer);
-            PeerInfo {
-                peer,
-                command: match &transient {
-                    Some(tag) => command.replace(tag, "image-lab-bench"),
-                    None => command,
-                },
-            }
+            let command = match &transient {
+                Some(tag) => command.replace(tag, "image-lab-bench"),
+                None => command,
+            };
+            PeerInfo { peer, command }
         })
         .collect();
     let now = time::OffsetDateTime::now_utc();

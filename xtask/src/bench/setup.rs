@@ -101,7 +101,7 @@ pub fn python_venv(root: &Path) -> Result<PathBuf> {
 }
 
 /// The machine the figures come from.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Machine {
     pub cpu_model: String,
     /// Logical CPUs in /proc/cpuinfo.
