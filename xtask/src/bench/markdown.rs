@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::Result;
-use minijinja::{Environment, Value, context};
+use minijinja::{Environment, UndefinedBehavior, Value, context};
 use serde::Serialize;
 
 use super::Report;
@@ -154,6 +154,8 @@ fn environment() -> Environment<'static> {
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
     env.set_keep_trailing_newline(true);
+    // A figure missing from the report is shown as such (`NaN`, `–`), not an error.
+    env.set_undefined_behavior(UndefinedBehavior::Chainable);
     env.add_filter("cell", |v, unit: &str| cell(number(v), unit));
     env.add_filter("ms", |v| duration_ms(number(v)));
     env.add_filter("ratio", |v, of| ratio(number(v) / number(of)));
@@ -204,6 +206,40 @@ mod tests {
         assert_eq!(duration_ms(3.12), "3.12 ms");
         assert_eq!(ratio(34.4), "34×");
         assert_eq!(ratio(0.794), "0.79×");
+    }
+
+    /// The rows a normal run seldom has, from a small JSON report.
+    #[test]
+    fn renders_the_rare_rows() {
+        let errors = serde_json::json!({"connect": 0, "read": 2, "write": 0, "timeout": 1});
+        let report = serde_json::json!({
+            "mode": "quick", "date": "2026-01-01 00:00 UTC", "elapsed_s": 60.0, "image": null,
+            "machine": {"cores": 2, "cpu_model": "CPU", "memory_gib": 24.0, "docker_engine": null},
+            "peers": [{"id": "service", "name": "service (host)", "command": "service"}],
+            "figures": [{"id": "rss_idle", "title": "Memory", "unit": "MB", "count": false,
+                "values": {"service": 3.44}, "samples": {"service": [3.44, 3.5]}}],
+            "shutdown_trials": [{"peer": "service", "exit_ms": null, "exited_under_load": false,
+                "sent": 10, "answered": 5, "refused": 2, "lost": 1, "abandoned_by_wrk": 2,
+                "not_ok": 0, "failed": 1, "errors": errors}],
+            "load_runs": [{"peer": "service", "path": "/", "connections": 16, "round": 1,
+                "outcome": {"errors": errors, "non_2xx": 3}}],
+            "skipped": ["the image: --no-image"], "notes": ["a note"],
+        });
+        let (markdown, summary) = render(&report).unwrap();
+        for part in [
+            "| memory | 24 GiB |",
+            "| service (host) | 3.4 | 3.4, 3.5 | 1.00× |",
+            "| service (host) | still running: killed | no: only once wrk was stopped | 10 | 5 | 2 \
+             | 1 (+2 abandoned by wrk) | 0 | **1** | 2 / 0 / 1 |",
+            "### Load runs with errors\n\n- service GET / c16 round 1: connect 0, read 2, write 0, \
+             timeout 1, non-2xx 3\n\n## Image\n\nNot measured in this run.\n\n## Commands",
+            "```\n\n## Skipped and notes\n\n- Skipped: the image: --no-image\n- a note\n\n",
+        ] {
+            assert!(markdown.contains(part), "{part}\nis not in\n{markdown}");
+        }
+        assert!(summary.starts_with(
+            "\nBenchmarks (quick mode, 2026-01-01 00:00 UTC; 2 × CPU):\n\n| | service (host) |\n"
+        ));
     }
 }
 

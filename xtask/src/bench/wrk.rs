@@ -182,15 +182,17 @@ fn count(text: &str) -> Option<u64> {
     text.trim().trim_end_matches(',').parse().ok()
 }
 
+/// The count after the word `key` ("connect 3, read 12, ...").
+fn after(words: &[&str], key: &str) -> Result<u64> {
+    let at = words.iter().position(|word| *word == key);
+    let value = at.and_then(|at| count(words.get(at + 1)?));
+    value.with_context(|| format!("no count of {key}"))
+}
+
 /// Parses wrk's text output (4.x, with `--latency`; and count.lua's line).
 pub fn parse(text: &str) -> Result<Measurement> {
-    let mut requests = None;
-    let mut requests_per_s = None;
-    let mut p50_ms = None;
-    let mut p99_ms = None;
-    let mut errors = Errors::default();
-    let mut non_2xx = 0;
-    let mut counts = None;
+    let (mut requests, mut requests_per_s, mut p50_ms, mut p99_ms) = (None, None, None, None);
+    let (mut errors, mut non_2xx, mut counts) = (Errors::default(), 0, None);
     for line in text.lines().map(str::trim) {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words[..] {
@@ -201,38 +203,19 @@ pub fn parse(text: &str) -> Result<Measurement> {
             ["Non-2xx", "or", "3xx", "responses:", n] => {
                 non_2xx = count(n).context("Non-2xx count")?;
             }
-            [
-                "Socket",
-                "errors:",
-                "connect",
-                c,
-                "read",
-                r,
-                "write",
-                w,
-                "timeout",
-                t,
-            ] => {
+            ["Socket", "errors:", ..] => {
                 errors = Errors {
-                    connect: count(c).context("connect errors")?,
-                    read: count(r).context("read errors")?,
-                    write: count(w).context("write errors")?,
-                    timeout: count(t).context("timeouts")?,
+                    connect: after(&words, "connect")?,
+                    read: after(&words, "read")?,
+                    write: after(&words, "write")?,
+                    timeout: after(&words, "timeout")?,
                 };
             }
-            [
-                "wrk-count:",
-                "sent",
-                sent,
-                "answered",
-                answered,
-                "not-ok",
-                not_ok,
-            ] => {
+            ["wrk-count:", ..] => {
                 counts = Some(Counts {
-                    sent: count(sent).context("sent")?,
-                    answered: count(answered).context("answered")?,
-                    not_ok: count(not_ok).context("not-ok")?,
+                    sent: after(&words, "sent")?,
+                    answered: after(&words, "answered")?,
+                    not_ok: after(&words, "not-ok")?,
                 });
             }
             _ => {}
@@ -269,7 +252,7 @@ pub fn version() -> Result<String> {
     Ok(first
         .split(" Copyright")
         .next()
-        .unwrap_or(first)
+        .unwrap_or_default()
         .trim()
         .to_owned())
 }
