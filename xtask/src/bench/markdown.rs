@@ -20,12 +20,14 @@ pub struct Goal {
     pub met: Option<bool>,
 }
 
+/// A target's figure, from the report, and how it is shown.
 type Measure = fn(&Report) -> Option<f64>;
+type Shown = fn(f64) -> String;
 
 /// The targets of issue 5, for the service (and its image): what, the goal
 /// (met at or above its number for `≥`, at or below it for `≤`), the
 /// figure, and how it is shown.
-const TARGETS: [(&str, &str, f64, Measure, fn(f64) -> String); 7] = [
+const TARGETS: [(&str, &str, f64, Measure, Shown); 7] = [
     (
         "GET /health req/s vs bare actix-web (16 conn.)",
         "≥ 0.9×",

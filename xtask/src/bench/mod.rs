@@ -671,7 +671,9 @@ pub fn run(args: &Args) -> Result<()> {
     }
     // The image built here has a one-off tag; the report shows the plain name.
     let transient = builds.as_ref().map(|b| b.image.reference.clone());
-    builds.map(image::Built::finish);
+    if let Some(built) = builds {
+        built.finish();
+    }
     report.peers = list
         .iter()
         .map(|&peer| {
