@@ -244,22 +244,3 @@ mod tests {
         ));
     }
 }
-
-#[cfg(test)]
-mod harness {
-    #[test]
-    #[ignore]
-    fn render_saved() {
-        for name in ["quick", "full"] {
-            let Ok(text) = std::fs::read_to_string(format!("/work/wt/base-{name}.json")) else {
-                continue;
-            };
-            let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
-                continue;
-            };
-            let (md, summary) = super::render(&json).unwrap();
-            std::fs::write(format!("/tmp/new-{name}.md"), md).unwrap();
-            std::fs::write(format!("/tmp/new-{name}.txt"), summary).unwrap();
-        }
-    }
-}
