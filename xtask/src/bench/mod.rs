@@ -17,7 +17,6 @@ mod wrk;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -365,75 +364,53 @@ fn load_runs(
         instances.push(instance);
     }
     let rounds = report.plan.rounds;
+    let configurations = PATHS.map(|(path, key)| CONNECTIONS.map(|c| (path, key, c)));
     for round in 1..=rounds {
         // Per peer: the largest reading of the round, during and after load.
         let mut peak = vec![0; instances.len()];
         let mut after = vec![0; instances.len()];
-        for (path, key) in PATHS {
-            for connections in CONNECTIONS {
-                for (i, instance) in instances.iter().enumerate() {
-                    let peer = instance.peer;
-                    let wrk = Wrk {
-                        path,
-                        connections,
-                        seconds: report.plan.load_seconds,
-                        count: false,
-                    };
-                    // Memory read every 50 ms while wrk runs; the peak.
-                    let (stop, pids) = (AtomicBool::new(false), instance.processes());
-                    let (outcome, run_peak) = thread::scope(|scope| {
-                        let sampler = scope.spawn(|| {
-                            let mut peak = 0;
-                            while !stop.load(Ordering::Relaxed) {
-                                peak = peak.max(procfs::total_rss(&pids));
-                                thread::sleep(Duration::from_millis(50));
-                            }
-                            peak
-                        });
-                        let outcome = wrk.run(instance.port, &peers.root);
-                        stop.store(true, Ordering::Relaxed);
-                        (outcome, sampler.join().unwrap_or(0))
-                    });
-                    let outcome =
-                        outcome.with_context(|| format!("{} on {}", wrk.shown(), peer.name))?;
-                    let run_after = instance.rss();
-                    peak[i] = peak[i].max(run_peak.max(run_after));
-                    after[i] = after[i].max(run_after);
-                    if outcome.requests == 0 {
-                        bail!("{} answered no request to `{}`", peer.name, wrk.shown());
-                    }
-                    let Errors {
-                        connect,
-                        read,
-                        write,
-                        timeout,
-                    } = outcome.errors;
-                    let trouble = connect + read + write + timeout + outcome.non_2xx;
-                    let (p50, p99) = (
-                        outcome.p50_ms.unwrap_or(f64::NAN),
-                        outcome.p99_ms.unwrap_or(f64::NAN),
-                    );
-                    progress.say(format!(
-                        "round {round}/{rounds}  GET {path:<7} c{connections:<3}  {:<17} {:>9.0} req/s  p50 {p50:>8.3} ms  p99 {p99:>8.3} ms{}",
-                        peer.name,
-                        outcome.requests_per_s,
-                        if trouble > 0 { format!("  ({trouble} errors)") } else { String::new() }
-                    ));
-                    for (what, value) in
-                        [("rps", outcome.requests_per_s), ("p50", p50), ("p99", p99)]
-                    {
-                        report.add(&format!("{key}_c{connections}_{what}"), peer, value);
-                    }
-                    report.load_runs.push(LoadRun {
-                        peer: peer.id,
-                        path,
-                        connections,
-                        round,
-                        outcome,
-                        rss_peak_mb: megabytes(run_peak),
-                        rss_after_mb: megabytes(run_after),
-                    });
+        for (path, key, connections) in configurations.into_iter().flatten() {
+            for (i, instance) in instances.iter().enumerate() {
+                let peer = instance.peer;
+                let seconds = report.plan.load_seconds;
+                let wrk = Wrk {
+                    path,
+                    connections,
+                    seconds,
+                    count: false,
+                };
+                let (outcome, run_peak) =
+                    procfs::peak_rss(instance.processes(), || wrk.run(instance.port, &peers.root));
+                let outcome =
+                    outcome.with_context(|| format!("{} on {}", wrk.shown(), peer.name))?;
+                let run_after = instance.rss();
+                peak[i] = peak[i].max(run_peak.max(run_after));
+                after[i] = after[i].max(run_after);
+                if outcome.requests == 0 {
+                    bail!("{} answered no request to `{}`", peer.name, wrk.shown());
                 }
+                let e = outcome.errors;
+                let trouble = e.connect + e.read + e.write + e.timeout + outcome.non_2xx;
+                let p50 = outcome.p50_ms.unwrap_or(f64::NAN);
+                let p99 = outcome.p99_ms.unwrap_or(f64::NAN);
+                progress.say(format!(
+                    "round {round}/{rounds}  GET {path:<7} c{connections:<3}  {:<17} {:>9.0} req/s  p50 {p50:>8.3} ms  p99 {p99:>8.3} ms{}",
+                    peer.name,
+                    outcome.requests_per_s,
+                    if trouble > 0 { format!("  ({trouble} errors)") } else { String::new() }
+                ));
+                for (what, value) in [("rps", outcome.requests_per_s), ("p50", p50), ("p99", p99)] {
+                    report.add(&format!("{key}_c{connections}_{what}"), peer, value);
+                }
+                report.load_runs.push(LoadRun {
+                    peer: peer.id,
+                    path,
+                    connections,
+                    round,
+                    outcome,
+                    rss_peak_mb: megabytes(run_peak),
+                    rss_after_mb: megabytes(run_after),
+                });
             }
         }
         for (i, instance) in instances.iter().enumerate() {
