@@ -214,6 +214,7 @@ mod tests {
     #[test]
     fn renders_the_rare_rows() {
         let errors = serde_json::json!({"connect": 0, "read": 2, "write": 0, "timeout": 1});
+        let clean = serde_json::json!({"connect": 0, "read": 0, "write": 0, "timeout": 0});
         let report = serde_json::json!({
             "mode": "quick", "date": "2026-01-01 00:00 UTC", "elapsed_s": 60.0, "image": null,
             "machine": {"cores": 2, "cpu_model": "CPU", "memory_gib": 24.0, "docker_engine": null},
@@ -224,7 +225,7 @@ mod tests {
                 "sent": 10, "answered": 5, "refused": 2, "lost": 1, "abandoned_by_wrk": 2,
                 "not_ok": 0, "failed": 1, "errors": errors}],
             "load_runs": [{"peer": "service", "path": "/", "connections": 16, "round": 1,
-                "outcome": {"errors": errors, "non_2xx": 3}}],
+                "outcome": {"errors": errors, "non_2xx": 3}}, {"outcome": {"errors": clean, "non_2xx": 0}}],
             "skipped": ["the image: --no-image"], "notes": ["a note"],
         });
         let (markdown, summary) = render(&report).unwrap();
