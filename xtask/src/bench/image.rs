@@ -18,37 +18,35 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Plan, Progress, median, millis};
+use super::{Progress, Report, median, megabytes, millis};
 use crate::cleanup::{Guard, Resource};
 use crate::docker::{self, Build, Image};
 
 /// The source file changed for the warm rebuilds.
 const TOUCHED: &str = "service/src/main.rs";
+/// Where the isolated copy of the Dockerfile goes (repository-relative).
+const COLD_DOCKERFILE: &str = "target/bench/Dockerfile.cold";
 
 /// The images built by this run, removed (with their cache mounts) by [`Built::finish`].
 pub struct Built {
     /// The production image: the cold build of the repo's sources.
     pub image: Image,
-    pub cold_s: f64,
-    pub warm_s: Vec<f64>,
-    pub naive: Option<(Image, f64)>,
-    pub commands: Vec<String>,
+    naive: Option<Image>,
     /// The cache-mount records that existed before the cold build.
     cache_before: BTreeSet<String>,
-    pub cache_mounts: usize,
-    /// What went wrong without stopping the run.
-    pub notes: Vec<String>,
+    /// The build figures; [`runtime`] adds the others.
+    pub figures: ImageReport,
 }
 
 /// The image figures for the report.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ImageReport {
     pub reference: String,
     pub size_mb: f64,
@@ -109,39 +107,37 @@ pub fn isolate_cache_mounts(dockerfile: &str, nonce: &str) -> (String, usize) {
     (out, changed)
 }
 
-fn timed_build(spec: &Build, no_cache: bool) -> Result<(Image, f64)> {
+/// Builds `spec` (`--no-cache` when `no_cache`), its command (with `why`)
+/// added to the report's; the image and the seconds it took.
+fn timed_build(
+    spec: &Build,
+    no_cache: bool,
+    why: &str,
+    report: &mut Report,
+) -> Result<(Image, f64)> {
+    let file = spec
+        .dockerfile
+        .as_deref()
+        .unwrap_or(Path::new("Dockerfile"));
+    report.commands.push(format!(
+        "DOCKER_BUILDKIT=1 docker build{} --file {} --tag {} .   # {why}",
+        if no_cache { " --no-cache" } else { "" },
+        file.strip_prefix(&spec.context).unwrap_or(file).display(),
+        spec.tag.split(':').next().unwrap_or_default()
+    ));
     let started = Instant::now();
-    let image = if no_cache {
-        docker::build_no_cache(spec)?
-    } else {
-        docker::build(spec)?
+    let image = match no_cache {
+        true => docker::build_no_cache(spec)?,
+        false => docker::build(spec)?,
     };
     Ok((image, started.elapsed().as_secs_f64()))
 }
 
-fn shown_build(spec: &Build, no_cache: bool, root: &Path) -> String {
-    let mut words = vec!["DOCKER_BUILDKIT=1 docker build".to_owned()];
-    if no_cache {
-        words.push("--no-cache".into());
-    }
-    if let Some(file) = &spec.dockerfile {
-        words.push(format!(
-            "--file {}",
-            file.strip_prefix(root).unwrap_or(file).display()
-        ));
-    }
-    words.push(format!(
-        "--tag {} .",
-        spec.tag.split(':').next().unwrap_or_default()
-    ));
-    words.join(" ")
-}
-
 /// Builds the production image cold, then warm (`plan.warm_builds` times),
 /// then the naive image.
-pub fn build_all(root: &Path, plan: &Plan, progress: &Progress) -> Result<Built> {
+pub fn build_all(root: &Path, progress: &Progress, report: &mut Report) -> Result<Built> {
     let cache_before = cache_mount_records()?;
-    build_steps(root, plan, progress, cache_before.clone()).inspect_err(|_| {
+    build_steps(root, progress, report, cache_before.clone()).inspect_err(|_| {
         // The images are removed by their guards; the cache mounts are not.
         let _ = prune_cache_mounts(&cache_before);
     })
@@ -149,8 +145,8 @@ pub fn build_all(root: &Path, plan: &Plan, progress: &Progress) -> Result<Built>
 
 fn build_steps(
     root: &Path,
-    plan: &Plan,
     progress: &Progress,
+    report: &mut Report,
     cache_before: BTreeSet<String>,
 ) -> Result<Built> {
     let dockerfile = root.join("Dockerfile");
@@ -163,39 +159,32 @@ fn build_steps(
     docker::build_client()?;
     let nonce = crate::unique_name("bench");
     let (isolated, cache_mounts) = isolate_cache_mounts(&original, &nonce);
-    let cold_file = cold_dockerfile(root);
+    let cold_file = root.join(COLD_DOCKERFILE);
     fs::create_dir_all(cold_file.parent().expect("has a parent"))?;
     fs::write(&cold_file, isolated)?;
-    let mut commands = Vec::new();
-    let mut notes = Vec::new();
-
     let cold = Build {
         context: root.to_path_buf(),
-        dockerfile: Some(cold_file.clone()),
+        dockerfile: Some(cold_file),
         tag: format!("image-lab-bench:{nonce}"),
         ..Build::default()
     };
-    commands.push(format!(
-        "{}   # cold; target/bench/Dockerfile.cold is the Dockerfile with fresh cache-mount ids",
-        shown_build(&cold, true, root)
-    ));
     progress.say(format!(
         "cold build ({cache_mounts} cache mounts given fresh ids, --no-cache)"
     ));
-    let (image, cold_s) = timed_build(&cold, true)?;
+    let why = format!("cold; {COLD_DOCKERFILE} is the Dockerfile with fresh cache-mount ids");
+    let (image, cold_s) = timed_build(&cold, true, &why, report)?;
     progress.say(format!("cold build: {cold_s:.1} s"));
 
     let source = root.join(TOUCHED);
     let contents =
         fs::read(&source).with_context(|| format!("cannot read {}", source.display()))?;
-    let modified = fs::metadata(&source)?.modified()?;
     let restore = Guard::register(Resource::FileContents {
         path: source.clone(),
         contents: contents.clone(),
-        modified,
+        modified: fs::metadata(&source)?.modified()?,
     });
     let mut warm_s = Vec::new();
-    for k in 1..=plan.warm_builds {
+    for k in 1..=report.plan.warm_builds {
         let mut changed = contents.clone();
         if !changed.ends_with(b"\n") {
             changed.push(b'\n');
@@ -208,13 +197,15 @@ fn build_steps(
             tag: format!("image-lab-bench-warm:{nonce}-{k}"),
             ..cold.clone()
         };
-        let (_warm_image, seconds) = timed_build(&warm, false)?;
+        let started = Instant::now();
+        let _removed_when_dropped = docker::build(&warm)?;
+        let seconds = started.elapsed().as_secs_f64();
         progress.say(format!("warm rebuild {k}: {seconds:.1} s"));
         warm_s.push(seconds);
     }
     drop(restore);
-    commands.push(format!(
-        "echo '// warm' >> {TOUCHED} && DOCKER_BUILDKIT=1 docker build --file target/bench/Dockerfile.cold --tag image-lab-bench .   # warm; {TOUCHED} restored after"
+    report.commands.push(format!(
+        "echo '// warm' >> {TOUCHED} && DOCKER_BUILDKIT=1 docker build --file {COLD_DOCKERFILE} --tag image-lab-bench .   # warm; {TOUCHED} restored after"
     ));
 
     let naive_file = root.join("Dockerfile.naive");
@@ -225,20 +216,16 @@ fn build_steps(
             tag: format!("image-lab-bench-naive:{nonce}"),
             ..Build::default()
         };
-        commands.push(format!(
-            "{}   # the naive image, for its size",
-            shown_build(&spec, false, root)
-        ));
         progress.say("naive build (Dockerfile.naive, cache as found)");
         // Only its size is wanted: a failure costs that figure, not the run.
-        match timed_build(&spec, false) {
+        match timed_build(&spec, false, "the naive image, for its size", report) {
             Ok((naive, seconds)) => {
                 progress.say(format!("naive build: {seconds:.1} s"));
                 Some((naive, seconds))
             }
             Err(error) => {
                 progress.say(format!("naive build failed: {error:#}"));
-                notes.push(format!(
+                report.notes.push(format!(
                     "Dockerfile.naive did not build, so its size is missing: {}",
                     format!("{error:#}").lines().last().unwrap_or_default()
                 ));
@@ -246,36 +233,34 @@ fn build_steps(
             }
         }
     } else {
-        notes.push(
+        report.notes.push(
             "no Dockerfile.naive at the repository root: the naive image's size is missing"
                 .to_owned(),
         );
         None
     };
+    let figures = ImageReport {
+        build_cold_s: Some(cold_s),
+        build_warm_s: Some(median(&warm_s)),
+        build_warm_samples_s: warm_s,
+        naive_build_s: naive.as_ref().map(|(_, seconds)| *seconds),
+        cache_mounts: Some(cache_mounts),
+        ..ImageReport::default()
+    };
+    let naive = naive.map(|(image, _)| image);
     Ok(Built {
         image,
-        cold_s,
-        warm_s,
         naive,
-        commands,
         cache_before,
-        cache_mounts,
-        notes,
+        figures,
     })
 }
 
 impl Built {
     /// Removes the images and this run's cache mounts.
     pub fn finish(self) {
-        let Built {
-            image,
-            naive,
-            cache_before,
-            ..
-        } = self;
-        drop(image);
-        drop(naive);
-        if let Err(error) = prune_cache_mounts(&cache_before) {
+        drop((self.image, self.naive));
+        if let Err(error) = prune_cache_mounts(&self.cache_before) {
             eprintln!(
                 "warning: cannot remove this run's build cache ({error:#}); \
                  `docker builder prune --filter type=exec.cachemount` removes every unused cache mount"
@@ -288,15 +273,15 @@ impl Built {
 /// one does not name its id, so this run's are told apart as the ones that
 /// appeared during its builds).
 fn cache_mount_records() -> Result<BTreeSet<String>> {
-    let listing = docker::run(&[
+    let format = [
         "system",
         "df",
         "--verbose",
         "--format",
         "{{json .BuildCache}}",
-    ])?;
+    ];
     let records: Vec<Value> =
-        serde_json::from_str(&listing).context("docker system df printed no JSON")?;
+        serde_json::from_str(&docker::run(&format)?).context("docker system df printed no JSON")?;
     Ok(records
         .iter()
         .filter(|record| record["CacheType"] == "exec.cachemount")
@@ -306,9 +291,8 @@ fn cache_mount_records() -> Result<BTreeSet<String>> {
 }
 
 /// Removes the cache-mount records that appeared since `before`.
-fn prune_cache_mounts(before: &BTreeSet<String>) -> Result<usize> {
-    let new: Vec<String> = cache_mount_records()?.difference(before).cloned().collect();
-    for id in &new {
+fn prune_cache_mounts(before: &BTreeSet<String>) -> Result<()> {
+    for id in cache_mount_records()?.difference(before) {
         docker::run(&[
             "builder",
             "prune",
@@ -317,17 +301,13 @@ fn prune_cache_mounts(before: &BTreeSet<String>) -> Result<usize> {
             &format!("id={id}"),
         ])?;
     }
-    Ok(new.len())
+    Ok(())
 }
 
 /// Size, start → healthy and `docker stop`, on the image as a user runs it
-/// (`docker run --detach --publish 127.0.0.1:PORT:8000 IMAGE`).
-pub fn runtime(
-    reference: &str,
-    built: Option<&Built>,
-    plan: &Plan,
-    notes: &mut Vec<String>,
-) -> Result<ImageReport> {
+/// (`docker run --detach --publish 127.0.0.1:PORT:8000 IMAGE`), added to
+/// `built`'s figures (if it was built here); the report's image figures.
+pub fn runtime(reference: &str, built: Option<&Built>, report: &mut Report) -> Result<ImageReport> {
     let image = docker::inspect_image(reference)?;
     let healthcheck = image.healthcheck().map(|check| check.describe());
     // The container port the image listens on: its first EXPOSE, else 8000.
@@ -337,73 +317,59 @@ pub fn runtime(
         .keys()
         .find_map(|port| port.split('/').next()?.parse().ok())
         .unwrap_or(8000);
-    let mut healthy = Vec::new();
-    let mut stops = Vec::new();
-    let mut codes = Vec::new();
-    for _ in 0..plan.image_trials {
+    let (mut healthy, mut stops, mut codes) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..report.plan.image_trials {
         let started = Instant::now();
         let container = docker::Run::new(reference).publish(port).start()?;
-        if healthcheck.is_some() {
-            let deadline = started + Duration::from_secs(90);
-            loop {
-                match container.health().as_deref() {
-                    Some("healthy") => break,
-                    Some("unhealthy") => bail!(
-                        "{reference} became unhealthy; its logs:\n{}",
-                        container.logs()
-                    ),
-                    _ if !container.is_running() => {
-                        bail!("{reference} exited; its logs:\n{}", container.logs())
-                    }
-                    _ if Instant::now() > deadline => {
-                        bail!("{reference} was not healthy after 90 s")
-                    }
-                    _ => std::thread::sleep(Duration::from_millis(10)),
+        while healthcheck.is_some() {
+            match container.health().as_deref() {
+                Some("healthy") => {
+                    healthy.push(millis(started.elapsed()));
+                    break;
                 }
+                Some("unhealthy") => bail!(
+                    "{reference} became unhealthy; its logs:\n{}",
+                    container.logs()
+                ),
+                _ if !container.is_running() => {
+                    bail!("{reference} exited; its logs:\n{}", container.logs())
+                }
+                _ if started.elapsed() > Duration::from_secs(90) => {
+                    bail!("{reference} was not healthy after 90 s")
+                }
+                _ => std::thread::sleep(Duration::from_millis(10)),
             }
-            healthy.push(millis(started.elapsed()));
         }
         let stopped = container.stop(Duration::from_secs(10))?;
         stops.push(millis(stopped.elapsed));
         codes.push(stopped.exit_code);
     }
     if healthcheck.is_none() {
-        notes.push(format!(
+        report.notes.push(format!(
             "{reference} has no HEALTHCHECK: start → healthy not measured"
         ));
     }
     if codes.iter().any(|&code| code != 0) {
-        notes.push(format!(
+        report.notes.push(format!(
             "`docker stop` exit codes of the image: {codes:?} (0 is a clean exit)"
         ));
     }
-    let naive_size = built
-        .and_then(|b| b.naive.as_ref())
-        .map(|(naive, _)| {
-            docker::inspect_image(&naive.reference).map(|image| super::megabytes(image.size))
-        })
+    let naive = built.and_then(|b| b.naive.as_ref());
+    let naive_size_mb = naive
+        .map(|naive| docker::inspect_image(&naive.reference).map(|i| megabytes(i.size)))
         .transpose()?;
     Ok(ImageReport {
         reference: reference.to_owned(),
-        size_mb: super::megabytes(image.size),
-        naive_size_mb: naive_size,
-        build_cold_s: built.map(|b| b.cold_s),
-        build_warm_s: built.map(|b| median(&b.warm_s)),
-        build_warm_samples_s: built.map(|b| b.warm_s.clone()).unwrap_or_default(),
-        naive_build_s: built.and_then(|b| b.naive.as_ref().map(|(_, s)| *s)),
-        cache_mounts: built.map(|b| b.cache_mounts),
+        size_mb: megabytes(image.size),
+        naive_size_mb,
         healthcheck,
         start_to_healthy_ms: (!healthy.is_empty()).then(|| median(&healthy)),
         start_to_healthy_samples_ms: healthy,
         docker_stop_ms: median(&stops),
         docker_stop_samples_ms: stops,
         stop_exit_codes: codes,
+        ..built.map(|b| b.figures.clone()).unwrap_or_default()
     })
-}
-
-/// Where the isolated copy of the Dockerfile goes.
-pub fn cold_dockerfile(root: &Path) -> PathBuf {
-    root.join("target/bench/Dockerfile.cold")
 }
 
 #[cfg(test)]

@@ -17,15 +17,13 @@ mod wrk;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use self::peers::{PeerId, Peers};
+use self::peers::{Kind, PEERS, Peer, Peers};
 use self::wrk::{Errors, Wrk};
 
 /// Options of `cargo xtask bench`.
@@ -59,7 +57,7 @@ pub struct Args {
 }
 
 /// How much to measure.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Plan {
     pub mode: &'static str,
     /// Seconds of each load run.
@@ -83,7 +81,7 @@ pub struct Plan {
 impl Plan {
     fn new(args: &Args) -> Self {
         let quick = args.quick;
-        let pick = |quick_value: usize, full: usize| if quick { quick_value } else { full };
+        let pick = |quick_value: usize, full| if quick { quick_value } else { full };
         Plan {
             mode: if quick { "quick" } else { "full" },
             load_seconds: args.duration.unwrap_or(if quick { 1 } else { 8 }),
@@ -104,97 +102,121 @@ const EXIT_LIMIT: Duration = Duration::from_secs(15);
 /// How long the load goes on after a SIGTERM, at most.
 const SIGTERM_LOAD_LIMIT: Duration = Duration::from_secs(10);
 
-/// The load configurations: path × connections.
+/// The load configurations: path × connections, and what each load run gives.
 const PATHS: [(&str, &str); 2] = [("/health", "health"), ("/", "index")];
 const CONNECTIONS: [u32; 2] = [16, 256];
+const LOAD_FIGURES: [(&str, &str, &str); 3] = [
+    ("rps", "requests/s", "req/s"),
+    ("p50", "p50 latency", "ms"),
+    ("p99", "p99 latency", "ms"),
+];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Better {
-    Higher,
-    Lower,
-}
+/// The other figures: id, title, unit, and how it is measured, with the
+/// plan's fields in `{{ }}`.
+const FIGURES: [(&str, &str, &str, &str); 7] = [
+    (
+        "rss_idle",
+        "Memory when idle (RSS, all processes)",
+        "MB",
+        "VmRSS summed over the peer's process tree, {{ idle_settle_ms }} ms after its first 200; \
+         median of {{ start_trials }} starts",
+    ),
+    (
+        "rss_load_peak",
+        "Memory under load, peak (RSS, all processes)",
+        "MB",
+        "the same sum read every 50 ms during each load run; median over rounds of each round's peak",
+    ),
+    (
+        "rss_after_load",
+        "Memory right after load (RSS, all processes)",
+        "MB",
+        "the same sum read as each load run ends; median over rounds of each round's largest reading",
+    ),
+    (
+        "start_to_200",
+        "Start → first 200 on /health",
+        "ms",
+        "from just before the start command to the first 200, polling with a new connection every \
+         0.5 ms; median of {{ start_trials }} starts",
+    ),
+    (
+        "sigterm_idle",
+        "SIGTERM → exit, idle",
+        "ms",
+        "SIGTERM to the peer's first process (as `docker stop` sends it) until that process is gone, \
+         polled every 0.2 ms; median of {{ start_trials }} starts",
+    ),
+    (
+        "sigterm_load",
+        "SIGTERM → exit, under load",
+        "ms",
+        "the same, sent {{ signal_after_ms }} ms into a wrk run of 16 connections on /health (with \
+         bench/wrk/count.lua); median of {{ sigterm_trials }} trials",
+    ),
+    (
+        "sigterm_load_failed",
+        "Requests failed around SIGTERM under load",
+        "requests",
+        "requests that went out on a connection and got no answer (count.lua's sent − answered − \
+         wrk's write errors, which are the connections refused once the listener closed), plus \
+         answers that were not 2xx/3xx; all trials together",
+    ),
+];
 
 /// One figure for every peer: the median of its samples.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Serialize)]
 pub struct Figure {
     pub id: String,
     pub title: String,
     pub unit: &'static str,
-    pub better: Better,
-    /// A count of events, where 0 is a valid (and the best) value.
+    /// `higher` (throughput) or `lower` (everything else).
+    pub better: &'static str,
+    /// A count of events (in requests), where 0 is a valid (and the best) value.
     pub count: bool,
     /// How it is measured, in one sentence.
     pub method: String,
-    /// Peer key → median (for counts: the total).
+    /// Peer id → median (for counts: the total).
     pub values: BTreeMap<&'static str, f64>,
     pub samples: BTreeMap<&'static str, Vec<f64>>,
 }
 
-#[derive(Debug, Default, Serialize)]
-#[serde(transparent)]
-pub struct Figures(Vec<Figure>);
-
-impl Figures {
-    fn define(&mut self, id: &str, title: &str, unit: &'static str, better: Better, method: &str) {
-        self.0.push(Figure {
-            id: id.to_owned(),
-            title: title.to_owned(),
-            unit,
-            better,
-            count: false,
-            method: method.to_owned(),
-            values: BTreeMap::new(),
-            samples: BTreeMap::new(),
-        });
+fn figure(id: String, title: String, unit: &'static str, method: String) -> Figure {
+    Figure {
+        id,
+        title,
+        unit,
+        better: if unit == "req/s" { "higher" } else { "lower" },
+        count: unit == "requests",
+        method,
+        values: BTreeMap::new(),
+        samples: BTreeMap::new(),
     }
+}
 
-    fn figure_mut(&mut self, id: &str) -> &mut Figure {
-        self.0
-            .iter_mut()
-            .find(|f| f.id == id)
-            .unwrap_or_else(|| panic!("figure {id} is not defined"))
-    }
-
-    fn add(&mut self, id: &str, peer: PeerId, value: f64) {
-        self.figure_mut(id)
-            .samples
-            .entry(peer.key())
-            .or_default()
-            .push(value);
-    }
-
-    /// Medians (totals for counts) from the samples.
-    fn settle(&mut self) {
-        for figure in &mut self.0 {
-            figure.values = figure
-                .samples
-                .iter()
-                .map(|(peer, samples)| {
-                    (
-                        *peer,
-                        if figure.count {
-                            samples.iter().sum()
-                        } else {
-                            median(samples)
-                        },
-                    )
-                })
-                .collect();
+fn define_figures(plan: &Plan) -> Vec<Figure> {
+    let mut figures = Vec::new();
+    for (path, key) in PATHS {
+        for connections in CONNECTIONS {
+            for (what, title, unit) in LOAD_FIGURES {
+                figures.push(figure(
+                    format!("{key}_c{connections}_{what}"),
+                    format!("GET {path}, {connections} connections: {title}"),
+                    unit,
+                    format!(
+                        "`wrk -t1 -c{connections} -d{}s --latency`, GET {path}; median over {} round(s)",
+                        plan.load_seconds, plan.rounds
+                    ),
+                ));
+            }
         }
     }
-
-    pub fn get(&self, id: &str) -> Option<&Figure> {
-        self.0.iter().find(|f| f.id == id)
+    let env = minijinja::Environment::new();
+    for (id, title, unit, method) in FIGURES {
+        let method = env.render_str(method, plan).expect("a valid template");
+        figures.push(figure(id.into(), title.into(), unit, method));
     }
-
-    pub fn value(&self, id: &str, peer: PeerId) -> Option<f64> {
-        self.get(id)?.values.get(peer.key()).copied()
-    }
-
-    pub fn all(&self) -> &[Figure] {
-        &self.0
-    }
+    figures
 }
 
 pub fn median(samples: &[f64]) -> f64 {
@@ -207,104 +229,8 @@ pub fn median(samples: &[f64]) -> f64 {
     }
 }
 
-fn load_id(path_key: &str, connections: u32, what: &str) -> String {
-    format!("{path_key}_c{connections}_{what}")
-}
-
-fn define_figures(plan: &Plan) -> Figures {
-    let mut figures = Figures::default();
-    for (path, key) in PATHS {
-        for connections in CONNECTIONS {
-            let run = format!(
-                "`wrk -t1 -c{connections} -d{}s --latency`, GET {path}; median over {} round(s)",
-                plan.load_seconds, plan.rounds
-            );
-            let title = format!("GET {path}, {connections} connections");
-            figures.define(
-                &load_id(key, connections, "rps"),
-                &format!("{title}: requests/s"),
-                "req/s",
-                Better::Higher,
-                &run,
-            );
-            figures.define(
-                &load_id(key, connections, "p50"),
-                &format!("{title}: p50 latency"),
-                "ms",
-                Better::Lower,
-                &run,
-            );
-            figures.define(
-                &load_id(key, connections, "p99"),
-                &format!("{title}: p99 latency"),
-                "ms",
-                Better::Lower,
-                &run,
-            );
-        }
-    }
-    let starts = plan.start_trials;
-    figures.define(
-        "rss_idle",
-        "Memory when idle (RSS, all processes)",
-        "MB",
-        Better::Lower,
-        &format!("VmRSS summed over the peer's process tree, {} ms after its first 200; median of {starts} starts", plan.idle_settle_ms),
-    );
-    figures.define(
-        "rss_load_peak",
-        "Memory under load, peak (RSS, all processes)",
-        "MB",
-        Better::Lower,
-        "the same sum read every 50 ms during each load run; median over rounds of each round's peak",
-    );
-    figures.define(
-        "rss_after_load",
-        "Memory right after load (RSS, all processes)",
-        "MB",
-        Better::Lower,
-        "the same sum read as each load run ends; median over rounds of each round's largest reading",
-    );
-    figures.define(
-        "start_to_200",
-        "Start → first 200 on /health",
-        "ms",
-        Better::Lower,
-        &format!("from just before the start command to the first 200, polling with a new connection every 0.5 ms; median of {starts} starts"),
-    );
-    figures.define(
-        "sigterm_idle",
-        "SIGTERM → exit, idle",
-        "ms",
-        Better::Lower,
-        &format!("SIGTERM to the peer's first process (as `docker stop` sends it) until that process is gone, polled every 0.2 ms; median of {starts} starts"),
-    );
-    figures.define(
-        "sigterm_load",
-        "SIGTERM → exit, under load",
-        "ms",
-        Better::Lower,
-        &format!(
-            "the same, sent {} ms into a wrk run of 16 connections on /health (with bench/wrk/count.lua); \
-             median of {} trials",
-            plan.signal_after_ms, plan.sigterm_trials
-        ),
-    );
-    figures.define(
-        "sigterm_load_failed",
-        "Requests failed around SIGTERM under load",
-        "requests",
-        Better::Lower,
-        "requests that went out on a connection and got no answer (count.lua's sent − answered − wrk's \
-         write errors, which are the connections refused once the listener closed), plus answers that were \
-         not 2xx/3xx; all trials together",
-    );
-    figures.figure_mut("sigterm_load_failed").count = true;
-    figures
-}
-
 /// What one SIGTERM-under-load trial saw.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Serialize)]
 pub struct ShutdownTrial {
     pub peer: &'static str,
     /// `None`: still running long after the signal (then killed).
@@ -331,7 +257,7 @@ pub struct ShutdownTrial {
 }
 
 /// One load run, as wrk reported it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Serialize)]
 pub struct LoadRun {
     pub peer: &'static str,
     pub path: &'static str,
@@ -340,6 +266,51 @@ pub struct LoadRun {
     pub outcome: wrk::Measurement,
     pub rss_peak_mb: f64,
     pub rss_after_mb: f64,
+}
+
+/// Everything one run measured; printed as JSON and Markdown.
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub tool: &'static str,
+    pub mode: &'static str,
+    pub date: String,
+    pub elapsed_s: f64,
+    pub machine: setup::Machine,
+    pub plan: Plan,
+    pub peers: Vec<PeerInfo>,
+    pub figures: Vec<Figure>,
+    pub shutdown_trials: Vec<ShutdownTrial>,
+    pub load_runs: Vec<LoadRun>,
+    pub image: Option<image::ImageReport>,
+    pub targets: Vec<markdown::Goal>,
+    /// The commands behind the figures, as a user would type them.
+    pub commands: Vec<String>,
+    /// What this run left out, and why.
+    pub skipped: Vec<String>,
+    /// Anything unusual seen on the way.
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PeerInfo {
+    #[serde(flatten)]
+    pub peer: &'static Peer,
+    pub command: String,
+}
+
+impl Report {
+    /// Adds a sample of figure `id` for `peer`.
+    fn add(&mut self, id: &str, peer: &Peer, value: f64) {
+        let figure = self.figures.iter_mut().find(|f| f.id == id);
+        let figure = figure.unwrap_or_else(|| panic!("figure {id} is not defined"));
+        figure.samples.entry(peer.id).or_default().push(value);
+    }
+
+    /// The median (for counts: the total) of figure `id` for peer `peer`.
+    pub fn value(&self, id: &str, peer: &str) -> Option<f64> {
+        let figure = self.figures.iter().find(|f| f.id == id)?;
+        figure.values.get(peer).copied()
+    }
 }
 
 /// Docker's MB (and ours): 10^6 bytes.
@@ -361,165 +332,103 @@ impl Progress {
 }
 
 /// The peer's first answer, memory when idle, and SIGTERM → exit when idle.
-fn start_trial(
-    peers: &Peers,
-    peer: PeerId,
-    plan: &Plan,
-    figures: &mut Figures,
-    notes: &mut Vec<String>,
-) -> Result<()> {
+fn start_trial(peers: &Peers, peer: &'static Peer, report: &mut Report) -> Result<()> {
     let mut instance = peers.start(peer)?;
     let first = instance.wait_first_200(FIRST_200_LIMIT)?;
-    thread::sleep(Duration::from_millis(plan.idle_settle_ms));
+    thread::sleep(Duration::from_millis(report.plan.idle_settle_ms));
     let rss = instance.rss();
-    let sent = instance.terminate()?;
-    let exit = instance.wait_exit(sent, EXIT_LIMIT);
-    figures.add("start_to_200", peer, millis(first));
-    figures.add("rss_idle", peer, megabytes(rss));
-    match exit {
-        Some(exit) => figures.add("sigterm_idle", peer, millis(exit)),
-        None => {
-            notes.push(format!(
-                "{}: still running {EXIT_LIMIT:?} after an idle SIGTERM (killed)",
-                peer.name()
-            ));
-            figures.add("sigterm_idle", peer, millis(EXIT_LIMIT));
-        }
+    let exit = instance.wait_exit(instance.terminate()?, EXIT_LIMIT);
+    report.add("start_to_200", peer, millis(first));
+    report.add("rss_idle", peer, megabytes(rss));
+    if exit.is_none() {
+        report.notes.push(format!(
+            "{}: still running {EXIT_LIMIT:?} after an idle SIGTERM (killed)",
+            peer.name
+        ));
     }
+    report.add("sigterm_idle", peer, millis(exit.unwrap_or(EXIT_LIMIT)));
     Ok(())
-}
-
-/// Reads the memory of `pids` every 50 ms until stopped; the peak.
-struct RssSampler {
-    stop: Arc<AtomicBool>,
-    handle: thread::JoinHandle<u64>,
-}
-
-impl RssSampler {
-    fn start(pids: Vec<i32>) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let handle = thread::spawn(move || {
-            let mut peak = 0;
-            while !flag.load(Ordering::Relaxed) {
-                peak = peak.max(procfs::total_rss(&pids));
-                thread::sleep(Duration::from_millis(50));
-            }
-            peak
-        });
-        RssSampler { stop, handle }
-    }
-
-    fn peak(self) -> u64 {
-        self.stop.store(true, Ordering::Relaxed);
-        self.handle.join().unwrap_or(0)
-    }
 }
 
 /// Every load configuration, for every peer in turn, `rounds` times.
 fn load_runs(
     peers: &Peers,
-    list: &[PeerId],
-    plan: &Plan,
-    figures: &mut Figures,
+    list: &[&'static Peer],
+    report: &mut Report,
     progress: &Progress,
-) -> Result<Vec<LoadRun>> {
+) -> Result<()> {
     let mut instances = Vec::new();
     for &peer in list {
         let instance = peers.start(peer)?;
         instance.wait_first_200(FIRST_200_LIMIT)?;
         instances.push(instance);
     }
-    let mut runs = Vec::new();
-    for round in 1..=plan.rounds {
-        let mut peak: BTreeMap<PeerId, u64> = BTreeMap::new();
-        let mut after: BTreeMap<PeerId, u64> = BTreeMap::new();
-        for (path, key) in PATHS {
-            for connections in CONNECTIONS {
-                for instance in &instances {
-                    let peer = instance.peer;
-                    let wrk = Wrk {
-                        path,
-                        connections,
-                        seconds: plan.load_seconds,
-                        count: false,
-                    };
-                    let sampler = RssSampler::start(instance.processes());
-                    let outcome = wrk
-                        .run(instance.port, &peers.root)
-                        .with_context(|| format!("{} on {}", wrk.shown(), peer.name()))?;
-                    let run_peak = sampler.peak();
-                    let run_after = instance.rss();
-                    *peak.entry(peer).or_default() = peak
-                        .get(&peer)
-                        .copied()
-                        .unwrap_or(0)
-                        .max(run_peak.max(run_after));
-                    *after.entry(peer).or_default() =
-                        after.get(&peer).copied().unwrap_or(0).max(run_after);
-                    if outcome.requests == 0 {
-                        bail!("{} answered no request to `{}`", peer.name(), wrk.shown());
-                    }
-                    let errors = outcome.errors;
-                    let trouble = errors.connect
-                        + errors.read
-                        + errors.write
-                        + errors.timeout
-                        + outcome.non_2xx;
-                    progress.say(format!(
-                        "round {round}/{}  GET {path:<7} c{connections:<3}  {:<17} {:>9.0} req/s  p50 {:>8.3} ms  p99 {:>8.3} ms{}",
-                        plan.rounds,
-                        peer.name(),
-                        outcome.requests_per_s,
-                        outcome.p50_ms.unwrap_or(f64::NAN),
-                        outcome.p99_ms.unwrap_or(f64::NAN),
-                        if trouble > 0 { format!("  ({trouble} errors)") } else { String::new() }
-                    ));
-                    figures.add(
-                        &load_id(key, connections, "rps"),
-                        peer,
-                        outcome.requests_per_s,
-                    );
-                    figures.add(
-                        &load_id(key, connections, "p50"),
-                        peer,
-                        outcome.p50_ms.unwrap_or(f64::NAN),
-                    );
-                    figures.add(
-                        &load_id(key, connections, "p99"),
-                        peer,
-                        outcome.p99_ms.unwrap_or(f64::NAN),
-                    );
-                    runs.push(LoadRun {
-                        peer: peer.key(),
-                        path,
-                        connections,
-                        round,
-                        outcome,
-                        rss_peak_mb: megabytes(run_peak),
-                        rss_after_mb: megabytes(run_after),
-                    });
+    let rounds = report.plan.rounds;
+    let configurations = PATHS.map(|(path, key)| CONNECTIONS.map(|c| (path, key, c)));
+    for round in 1..=rounds {
+        // Per peer: the largest reading of the round, during and after load.
+        let mut peak = vec![0; instances.len()];
+        let mut after = vec![0; instances.len()];
+        for (path, key, connections) in configurations.into_iter().flatten() {
+            for (i, instance) in instances.iter().enumerate() {
+                let peer = instance.peer;
+                let seconds = report.plan.load_seconds;
+                let wrk = Wrk {
+                    path,
+                    connections,
+                    seconds,
+                    count: false,
+                };
+                let (outcome, run_peak) =
+                    procfs::peak_rss(instance.processes(), || wrk.run(instance.port, &peers.root));
+                let outcome =
+                    outcome.with_context(|| format!("{} on {}", wrk.shown(), peer.name))?;
+                let run_after = instance.rss();
+                peak[i] = peak[i].max(run_peak.max(run_after));
+                after[i] = after[i].max(run_after);
+                if outcome.requests == 0 {
+                    bail!("{} answered no request to `{}`", peer.name, wrk.shown());
                 }
+                let e = outcome.errors;
+                let trouble = e.connect + e.read + e.write + e.timeout + outcome.non_2xx;
+                let p50 = outcome.p50_ms.unwrap_or(f64::NAN);
+                let p99 = outcome.p99_ms.unwrap_or(f64::NAN);
+                progress.say(format!(
+                    "round {round}/{rounds}  GET {path:<7} c{connections:<3}  {:<17} {:>9.0} req/s  p50 {p50:>8.3} ms  p99 {p99:>8.3} ms{}",
+                    peer.name,
+                    outcome.requests_per_s,
+                    if trouble > 0 { format!("  ({trouble} errors)") } else { String::new() }
+                ));
+                for (what, value) in [("rps", outcome.requests_per_s), ("p50", p50), ("p99", p99)] {
+                    report.add(&format!("{key}_c{connections}_{what}"), peer, value);
+                }
+                report.load_runs.push(LoadRun {
+                    peer: peer.id,
+                    path,
+                    connections,
+                    round,
+                    outcome,
+                    rss_peak_mb: megabytes(run_peak),
+                    rss_after_mb: megabytes(run_after),
+                });
             }
         }
-        for instance in &instances {
-            figures.add(
-                "rss_load_peak",
-                instance.peer,
-                megabytes(peak[&instance.peer]),
-            );
-            figures.add(
-                "rss_after_load",
-                instance.peer,
-                megabytes(after[&instance.peer]),
-            );
+        for (i, instance) in instances.iter().enumerate() {
+            report.add("rss_load_peak", instance.peer, megabytes(peak[i]));
+            report.add("rss_after_load", instance.peer, megabytes(after[i]));
         }
     }
-    Ok(runs)
+    Ok(())
 }
 
 /// SIGTERM in the middle of a wrk run: how long to exit, and what failed.
-fn sigterm_under_load(peers: &Peers, peer: PeerId, plan: &Plan) -> Result<ShutdownTrial> {
+fn sigterm_under_load(
+    peers: &Peers,
+    peer: &'static Peer,
+    report: &mut Report,
+    progress: &Progress,
+) -> Result<()> {
+    let plan = &report.plan;
     let mut instance = peers.start(peer)?;
     instance.wait_first_200(FIRST_200_LIMIT)?;
     let wrk = sigterm_wrk(plan);
@@ -529,14 +438,15 @@ fn sigterm_under_load(peers: &Peers, peer: PeerId, plan: &Plan) -> Result<Shutdo
     let mut exit = instance.wait_exit(signalled, SIGTERM_LOAD_LIMIT);
     let exited_under_load = exit.is_some() && running.is_running();
     running.interrupt();
+    let limit = SIGTERM_LOAD_LIMIT + Duration::from_secs(5);
     if exit.is_none() {
         // The load ends now; a peer waiting for its clients to leave exits.
-        exit = instance.wait_exit(signalled, SIGTERM_LOAD_LIMIT + Duration::from_secs(5));
+        exit = instance.wait_exit(signalled, limit);
     }
     drop(instance);
     let outcome = running
         .finish()
-        .with_context(|| format!("{} on {}", wrk.shown(), peer.name()))?;
+        .with_context(|| format!("{} on {}", wrk.shown(), peer.name))?;
     let counts = outcome
         .counts
         .context("bench/wrk/count.lua printed no counts")?;
@@ -548,9 +458,28 @@ fn sigterm_under_load(peers: &Peers, peer: PeerId, plan: &Plan) -> Result<Shutdo
         unanswered.min(u64::from(wrk.connections))
     };
     let lost = unanswered - abandoned_by_wrk;
-    Ok(ShutdownTrial {
-        peer: peer.key(),
-        exit_ms: exit.map(millis),
+    let exit_ms = exit.map(millis);
+    progress.say(format!(
+        "SIGTERM under load  {:<17} exit {}  sent {}  answered {}  refused {}  lost {lost}  not-ok {}{}",
+        peer.name,
+        exit_ms.map_or_else(|| "none (killed)".to_owned(), |ms| format!("{ms:.1} ms")),
+        counts.sent,
+        counts.answered,
+        errors.write,
+        counts.not_ok,
+        if exited_under_load { "" } else { "  (exited only once wrk stopped)" }
+    ));
+    if exit.is_none() {
+        report.notes.push(format!(
+            "{}: still running {limit:?} after a SIGTERM under load (killed)",
+            peer.name
+        ));
+    }
+    report.add("sigterm_load", peer, millis(exit.unwrap_or(limit)));
+    report.add("sigterm_load_failed", peer, (lost + counts.not_ok) as f64);
+    report.shutdown_trials.push(ShutdownTrial {
+        peer: peer.id,
+        exit_ms,
         exited_under_load,
         sent: counts.sent,
         answered: counts.answered,
@@ -560,7 +489,23 @@ fn sigterm_under_load(peers: &Peers, peer: PeerId, plan: &Plan) -> Result<Shutdo
         not_ok: counts.not_ok,
         failed: lost + counts.not_ok,
         errors,
-    })
+    });
+    Ok(())
+}
+
+/// `trials` times, each peer in turn.
+fn alternate(
+    trials: usize,
+    list: &[&'static Peer],
+    what: &str,
+    mut trial: impl FnMut(&'static Peer) -> Result<()>,
+) -> Result<()> {
+    for k in 1..=trials {
+        for &peer in list {
+            trial(peer).with_context(|| format!("{what} {k} of {}", peer.name))?;
+        }
+    }
+    Ok(())
 }
 
 /// The wrk run of a SIGTERM-under-load trial: long enough never to end by
@@ -574,75 +519,47 @@ fn sigterm_wrk(plan: &Plan) -> Wrk {
     }
 }
 
-/// Everything one run measured; printed as JSON and Markdown.
-#[derive(Debug, Serialize)]
-pub struct Report {
-    pub tool: &'static str,
-    pub mode: &'static str,
-    pub date: String,
-    pub elapsed_s: f64,
-    pub machine: setup::Machine,
-    pub plan: Plan,
-    pub peers: Vec<PeerInfo>,
-    pub figures: Figures,
-    pub shutdown_trials: Vec<ShutdownTrial>,
-    pub load_runs: Vec<LoadRun>,
-    pub image: Option<image::ImageReport>,
-    pub targets: Vec<markdown::Goal>,
-    /// The commands behind the figures, as a user would type them.
-    pub commands: Vec<String>,
-    /// What this run left out, and why.
-    pub skipped: Vec<String>,
-    /// Anything unusual seen on the way.
-    pub notes: Vec<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct PeerInfo {
-    pub id: &'static str,
-    pub name: &'static str,
-    pub description: &'static str,
-    pub command: String,
-}
-
 pub fn run(args: &Args) -> Result<()> {
-    let plan = Plan::new(args);
     let progress = Progress(Instant::now());
     let root = crate::project_root();
     let wrk_version = wrk::version()?;
     let output_path = args.output.clone().unwrap_or_else(|| {
-        root.join(if args.quick {
-            "target/bench/benchmarks-quick.md"
-        } else {
-            "docs/benchmarks.md"
+        root.join(match args.quick {
+            true => "target/bench/benchmarks-quick.md",
+            false => "docs/benchmarks.md",
         })
     });
     let logs = root.join("target/bench/logs");
     std::fs::create_dir_all(&logs)?;
 
-    let mut skipped = Vec::new();
-    let mut notes = Vec::new();
     let use_docker = !args.no_image && (!args.quick || args.image.is_some());
-    if args.no_image {
-        skipped.push("the container peer and every image figure: --no-image".to_owned());
+    let skipped = if args.no_image {
+        Some("the container peer and every image figure: --no-image")
     } else if !use_docker {
-        skipped.push(
+        Some(
             "the container peer and every image figure: skipped in quick mode (run `cargo xtask bench` for them, \
-             or pass --image REF)"
-                .to_owned(),
-        );
-    }
-    let docker_engine = if use_docker {
-        Some(crate::docker::ensure_engine()?)
+             or pass --image REF)",
+        )
     } else {
         None
     };
+    let docker_engine = use_docker.then(crate::docker::ensure_engine).transpose()?;
     let machine = setup::machine(wrk_version, docker_engine);
 
     progress.say("building the Rust peers and installing the Python ones");
     let release_dir = setup::build_release(&root)?;
     let venv = setup::python_venv(&root)?;
-    let mut commands = setup::preparation(&root);
+    let plan = Plan::new(args);
+    let mut report = Report {
+        tool: "cargo xtask bench",
+        mode: plan.mode,
+        machine,
+        figures: define_figures(&plan),
+        plan,
+        commands: setup::preparation(&root),
+        skipped: skipped.into_iter().map(str::to_owned).collect(),
+        ..Report::default()
+    };
 
     // Image builds first: nothing else runs while they do, and the container
     // peer needs their image.
@@ -651,134 +568,102 @@ pub fn run(args: &Args) -> Result<()> {
         None
     } else if let Some(reference) = &args.image {
         crate::docker::inspect_image(reference)?;
-        skipped.push(format!("image build times: --image {reference} was given"));
+        let why = format!("image build times: --image {reference} was given");
+        report.skipped.push(why);
         Some(reference.clone())
     } else {
         progress.say("building the images (cold, warm, naive)");
-        let built = image::build_all(&root, &plan, &progress)?;
-        commands.extend(built.commands.iter().cloned());
-        notes.extend(built.notes.iter().cloned());
-        let reference = built.image.reference.clone();
-        builds = Some(built);
-        Some(reference)
+        let built = builds.insert(image::build_all(&root, &progress, &mut report)?);
+        Some(built.image.reference.clone())
     };
 
     let peers = Peers {
-        root: root.clone(),
+        root,
         release_dir,
         venv,
         image: image_ref.clone(),
         logs,
     };
-    let list: Vec<PeerId> = PeerId::ALL
-        .into_iter()
-        .filter(|p| *p != PeerId::Image || image_ref.is_some())
+    let list: Vec<&Peer> = PEERS
+        .iter()
+        .filter(|p| p.kind != Kind::Image || image_ref.is_some())
         .collect();
-    let mut figures = define_figures(&plan);
+    let plan = report.plan.clone();
 
     progress.say(format!(
         "{} starts of each peer: first 200, idle memory, idle SIGTERM",
         plan.start_trials
     ));
-    for trial in 1..=plan.start_trials {
-        for &peer in &list {
-            start_trial(&peers, peer, &plan, &mut figures, &mut notes)
-                .with_context(|| format!("start trial {trial} of {}", peer.name()))?;
-        }
-    }
-
+    alternate(plan.start_trials, &list, "start trial", |peer| {
+        start_trial(&peers, peer, &mut report)
+    })?;
     progress.say(format!(
         "load: {} round(s) of {} runs of {} s, peers alternating",
         plan.rounds,
         PATHS.len() * CONNECTIONS.len() * list.len(),
         plan.load_seconds
     ));
-    let load_runs = load_runs(&peers, &list, &plan, &mut figures, &progress)?;
+    load_runs(&peers, &list, &mut report, &progress)?;
     for (path, _) in PATHS {
         for connections in CONNECTIONS {
-            let shown = Wrk {
+            let seconds = plan.load_seconds;
+            let wrk = Wrk {
                 path,
                 connections,
-                seconds: plan.load_seconds,
+                seconds,
                 count: false,
-            }
-            .shown();
-            commands.push(shown);
+            };
+            report.commands.push(wrk.shown());
         }
     }
-
     progress.say(format!(
         "{} SIGTERM-under-load trial(s) per peer",
         plan.sigterm_trials
     ));
-    let mut shutdown_trials = Vec::new();
-    for trial in 1..=plan.sigterm_trials {
-        for &peer in &list {
-            let result = sigterm_under_load(&peers, peer, &plan)
-                .with_context(|| format!("SIGTERM-under-load trial {trial} of {}", peer.name()))?;
-            progress.say(format!(
-                "SIGTERM under load  {:<17} exit {}  sent {}  answered {}  refused {}  lost {}  not-ok {}{}",
-                peer.name(),
-                result.exit_ms.map_or_else(|| "none (killed)".to_owned(), |ms| format!("{ms:.1} ms")),
-                result.sent,
-                result.answered,
-                result.refused,
-                result.lost,
-                result.not_ok,
-                if result.exited_under_load { "" } else { "  (exited only once wrk stopped)" }
-            ));
-            let limit = SIGTERM_LOAD_LIMIT + Duration::from_secs(5);
-            let exit = result.exit_ms.unwrap_or_else(|| millis(limit));
-            if result.exit_ms.is_none() {
-                notes.push(format!(
-                    "{}: still running {limit:?} after a SIGTERM under load (killed)",
-                    peer.name()
-                ));
-            }
-            figures.add("sigterm_load", peer, exit);
-            figures.add("sigterm_load_failed", peer, result.failed as f64);
-            shutdown_trials.push(result);
-        }
-    }
-    commands.push(format!(
+    alternate(
+        plan.sigterm_trials,
+        &list,
+        "SIGTERM-under-load trial",
+        |peer| sigterm_under_load(&peers, peer, &mut report, &progress),
+    )?;
+    report.commands.push(format!(
         "{}   # SIGTERM to the peer {} ms in; SIGINT to wrk once the peer has exited",
         sigterm_wrk(&plan).shown(),
         plan.signal_after_ms
     ));
-    figures.settle();
-
-    let image_report = match &image_ref {
-        Some(reference) => {
-            progress.say("image: size, start → healthy, docker stop");
-            Some(image::runtime(
-                reference,
-                builds.as_ref(),
-                &plan,
-                &mut notes,
-            )?)
+    for figure in &mut report.figures {
+        for (&peer, samples) in &figure.samples {
+            let value = if figure.count {
+                samples.iter().sum()
+            } else {
+                median(samples)
+            };
+            figure.values.insert(peer, value);
         }
-        None => None,
-    };
+    }
+
+    if let Some(reference) = &image_ref {
+        progress.say("image: size, start → healthy, docker stop");
+        report.image = Some(image::runtime(reference, builds.as_ref(), &mut report)?);
+    }
     // The image built here has a one-off tag; the report shows the plain name.
     let transient = builds.as_ref().map(|b| b.image.reference.clone());
     if let Some(built) = builds {
         built.finish();
     }
-
-    let peer_infos = list
+    report.peers = list
         .iter()
-        .map(|&peer| PeerInfo {
-            id: peer.key(),
-            name: peer.name(),
-            description: peer.description(),
-            command: match &transient {
-                Some(tag) => peers.shown_command(peer).replace(tag, "image-lab-bench"),
-                None => peers.shown_command(peer),
-            },
+        .map(|&peer| {
+            let command = peers.shown_command(peer);
+            let command = match &transient {
+                Some(tag) => command.replace(tag, "image-lab-bench"),
+                None => command,
+            };
+            PeerInfo { peer, command }
         })
         .collect();
     let now = time::OffsetDateTime::now_utc();
-    let date = format!(
+    report.date = format!(
         "{}-{:02}-{:02} {:02}:{:02} UTC",
         now.year(),
         u8::from(now.month()),
@@ -786,27 +671,10 @@ pub fn run(args: &Args) -> Result<()> {
         now.hour(),
         now.minute()
     );
-    let mut report = Report {
-        tool: "cargo xtask bench",
-        mode: plan.mode,
-        date,
-        elapsed_s: 0.0,
-        machine,
-        plan,
-        peers: peer_infos,
-        figures,
-        shutdown_trials,
-        load_runs,
-        image: image_report,
-        targets: Vec::new(),
-        commands,
-        skipped,
-        notes,
-    };
     report.targets = markdown::targets(&report);
     report.elapsed_s = progress.0.elapsed().as_secs_f64();
 
-    let markdown = markdown::markdown(&report);
+    let (markdown, summary) = markdown::render(&serde_json::to_value(&report)?)?;
     if let Some(parent) = output_path.parent() {
         std::fs::create_dir_all(parent)?;
     }
@@ -816,7 +684,7 @@ pub fn run(args: &Args) -> Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("{}", markdown::headline(&report));
+        println!("{summary}");
     }
     Ok(())
 }

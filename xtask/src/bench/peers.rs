@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -17,78 +17,67 @@ use serde::Serialize;
 
 use super::procfs;
 use crate::cleanup::{Guard, Resource};
+use crate::command::last_lines;
 use crate::docker::{self, Container};
 
-/// The peers, in the order of every table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PeerId {
-    /// This service's release binary on the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
     Service,
-    /// The production image, as a container.
     Image,
-    /// The limit: actix-web answering fixed bodies.
     BareActix,
-    /// The Flask original under gunicorn, 2 sync workers.
     Gunicorn,
-    /// The Flask original under Flask's own threaded server.
     Flask,
 }
 
-impl PeerId {
-    pub const ALL: [PeerId; 5] = [
-        PeerId::Service,
-        PeerId::Image,
-        PeerId::BareActix,
-        PeerId::Gunicorn,
-        PeerId::Flask,
-    ];
-
+/// A peer, as the report shows it.
+#[derive(Debug, Serialize)]
+pub struct Peer {
+    #[serde(skip)]
+    pub kind: Kind,
     /// The key in JSON.
-    pub fn key(self) -> &'static str {
-        match self {
-            PeerId::Service => "service",
-            PeerId::Image => "image",
-            PeerId::BareActix => "bare-actix",
-            PeerId::Gunicorn => "gunicorn",
-            PeerId::Flask => "flask",
-        }
-    }
-
+    pub id: &'static str,
     /// The name in tables.
-    pub fn name(self) -> &'static str {
-        match self {
-            PeerId::Service => "service (host)",
-            PeerId::Image => "service (image)",
-            PeerId::BareActix => "bare actix-web",
-            PeerId::Gunicorn => "gunicorn ×2",
-            PeerId::Flask => "Flask dev server",
-        }
-    }
-
-    pub fn description(self) -> &'static str {
-        match self {
-            PeerId::Service => {
-                "this service's release build (`cargo build --release`), run on the host; \
-                                its JSON request log goes to /dev/null"
-            }
-            PeerId::Image => {
-                "the production image (the repo's Dockerfile), run with `--network host` so that \
-                              no docker-proxy sits between wrk and the service; its log goes to docker's json-file driver"
-            }
-            PeerId::BareActix => {
-                "the limit: bench/bare-actix, actix-web answering fixed bodies, \
-                                  no logging, no state, actix's own signal handling"
-            }
-            PeerId::Gunicorn => {
-                "the Flask original (bench/flask/app.py) under gunicorn, 2 sync workers"
-            }
-            PeerId::Flask => {
-                "the Flask original (bench/flask/app.py) under Flask's own threaded server"
-            }
-        }
-    }
+    pub name: &'static str,
+    pub description: &'static str,
 }
+
+/// The peers, in the order of every table.
+pub static PEERS: [Peer; 5] = [
+    Peer {
+        kind: Kind::Service,
+        id: "service",
+        name: "service (host)",
+        description: "this service's release build (`cargo build --release`), run on the host; \
+                      its JSON request log goes to /dev/null",
+    },
+    Peer {
+        kind: Kind::Image,
+        id: "image",
+        name: "service (image)",
+        description: "the production image (the repo's Dockerfile), run with `--network host` so \
+                      that no docker-proxy sits between wrk and the service; its log goes to \
+                      docker's json-file driver",
+    },
+    Peer {
+        kind: Kind::BareActix,
+        id: "bare-actix",
+        name: "bare actix-web",
+        description: "the limit: bench/bare-actix, actix-web answering fixed bodies, no logging, \
+                      no state, actix's own signal handling",
+    },
+    Peer {
+        kind: Kind::Gunicorn,
+        id: "gunicorn",
+        name: "gunicorn ×2",
+        description: "the Flask original (bench/flask/app.py) under gunicorn, 2 sync workers",
+    },
+    Peer {
+        kind: Kind::Flask,
+        id: "flask",
+        name: "Flask dev server",
+        description: "the Flask original (bench/flask/app.py) under Flask's own threaded server",
+    },
+];
 
 /// Where the peers' programs are.
 #[derive(Debug, Clone)]
@@ -109,51 +98,48 @@ struct HostCommand {
     program: PathBuf,
     args: Vec<String>,
     env: Vec<(&'static str, String)>,
-    dir: PathBuf,
+    /// Started in bench/flask rather than the repository's root.
+    in_flask: bool,
 }
 
 impl Peers {
-    fn flask_dir(&self) -> PathBuf {
-        self.root.join("bench/flask")
-    }
-
-    /// How `peer` is started on the host; `port` is a number, or `$PORT`
-    /// to show the command.
-    fn host_command(&self, peer: PeerId, port: &str) -> HostCommand {
-        let port = port.to_owned();
-        let local = "127.0.0.1".to_owned();
-        match peer {
-            PeerId::Service => HostCommand {
-                program: self.release_dir.join("service"),
-                args: vec![],
-                env: vec![("PORT", port), ("HOST", local)],
-                dir: self.root.clone(),
-            },
-            PeerId::BareActix => HostCommand {
-                program: self.release_dir.join("bare-actix"),
-                args: vec![],
-                env: vec![("PORT", port)],
-                dir: self.root.clone(),
-            },
-            PeerId::Flask => HostCommand {
-                program: self.venv.join("bin/python"),
-                args: vec!["app.py".into()],
-                env: vec![("PORT", port), ("HOST", local)],
-                dir: self.flask_dir(),
-            },
-            PeerId::Gunicorn => HostCommand {
-                program: self.venv.join("bin/gunicorn"),
-                args: vec![
-                    "--workers".into(),
-                    "2".into(),
-                    "--bind".into(),
-                    format!("{local}:{port}"),
-                    "app:app".into(),
-                ],
-                env: vec![],
-                dir: self.flask_dir(),
-            },
-            PeerId::Image => unreachable!("the image runs as a container"),
+    /// How a host peer is started; `port` is a number, or `$PORT` to show it.
+    fn host_command(&self, kind: Kind, port: &str) -> HostCommand {
+        let env = vec![("PORT", port.to_owned()), ("HOST", "127.0.0.1".to_owned())];
+        let gunicorn = [
+            "--workers",
+            "2",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "app:app",
+        ];
+        let (program, args, env, in_flask) = match kind {
+            Kind::Service => (self.release_dir.join("service"), vec![], env, false),
+            Kind::BareActix => (
+                self.release_dir.join("bare-actix"),
+                vec![],
+                env[..1].to_vec(),
+                false,
+            ),
+            Kind::Flask => (
+                self.venv.join("bin/python"),
+                vec!["app.py".into()],
+                env,
+                true,
+            ),
+            Kind::Gunicorn => (
+                self.venv.join("bin/gunicorn"),
+                gunicorn.map(String::from).to_vec(),
+                vec![],
+                true,
+            ),
+            Kind::Image => unreachable!("the image runs as a container"),
+        };
+        HostCommand {
+            program,
+            args,
+            env,
+            in_flask,
         }
     }
 
@@ -166,147 +152,127 @@ impl Peers {
     }
 
     /// How the peer is started, as a user would type it (`$PORT` for the port).
-    pub fn shown_command(&self, peer: PeerId) -> String {
+    pub fn shown_command(&self, peer: &Peer) -> String {
         const PORT: &str = "$PORT";
-        if peer == PeerId::Image {
-            self.container_run(PORT)
+        if peer.kind == Kind::Image {
+            return self
+                .container_run(PORT)
                 .map(|run| run.shown_command())
-                .unwrap_or_default()
-        } else {
-            let command = self.host_command(peer, PORT);
-            let relative = |path: &Path| {
-                let from_root = path
-                    .strip_prefix(&self.root)
-                    .unwrap_or(path)
-                    .display()
-                    .to_string();
-                if command.dir == self.root {
-                    from_root
-                } else {
-                    format!("../../{from_root}")
-                }
-            };
-            let env: Vec<String> = command
-                .env
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            let line = [env, vec![relative(&command.program)], command.args.clone()]
-                .concat()
-                .join(" ");
-            if command.dir == self.root {
-                line
-            } else {
-                format!("cd bench/flask && {line}")
-            }
+                .unwrap_or_default();
+        }
+        let command = self.host_command(peer.kind, PORT);
+        let program = command
+            .program
+            .strip_prefix(&self.root)
+            .unwrap_or(&command.program);
+        let program = match command.in_flask {
+            true => format!("../../{}", program.display()),
+            false => program.display().to_string(),
+        };
+        let env = command.env.iter().map(|(k, v)| format!("{k}={v}"));
+        let line = env
+            .chain([program])
+            .chain(command.args)
+            .collect::<Vec<_>>()
+            .join(" ");
+        match command.in_flask {
+            true => format!("cd bench/flask && {line}"),
+            false => line,
         }
     }
 
     /// Starts one instance of `peer` on a free port.
-    pub fn start(&self, peer: PeerId) -> Result<Instance> {
+    pub fn start(&self, peer: &'static Peer) -> Result<Instance> {
         let port = crate::http::free_port()?;
-        let log = self.logs.join(format!("{}.log", peer.key()));
-        if peer == PeerId::Image {
+        let log = self.logs.join(format!("{}.log", peer.id));
+        let mut instance = Instance {
+            peer,
+            port,
+            pid: 0,
+            spawned: Instant::now(),
+            process: None,
+            container: None,
+            log,
+        };
+        if peer.kind == Kind::Image {
             let run = self.container_run(&port.to_string())?;
-            let spawned = Instant::now();
+            instance.spawned = Instant::now();
             let container = run.start()?;
-            let pid = container.pid()?;
-            return Ok(Instance {
-                peer,
-                port,
-                pid,
-                spawned,
-                process: None,
-                container: Some(container),
-                log,
-            });
+            instance.pid = container.pid()?;
+            instance.container = Some(container);
+            return Ok(instance);
         }
-        let command = self.host_command(peer, &port.to_string());
+        let command = self.host_command(peer.kind, &port.to_string());
+        let log = &instance.log;
         let stderr =
-            File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
+            File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
         let mut cmd = Command::new(&command.program);
         cmd.args(&command.args)
-            .current_dir(&command.dir)
+            .current_dir(match command.in_flask {
+                true => self.root.join("bench/flask"),
+                false => self.root.clone(),
+            })
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("LANG", "C.UTF-8")
             // Keeps __pycache__ out of bench/flask (the venv's own is precompiled).
             .env("PYTHONDONTWRITEBYTECODE", "1")
-            .envs(command.env.iter().map(|(k, v)| (k, v)))
+            .envs(command.env)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
             .process_group(0);
-        let spawned = Instant::now();
+        instance.spawned = Instant::now();
         let child = cmd
             .spawn()
             .with_context(|| format!("cannot start {}", command.program.display()))?;
-        let pid = i32::try_from(child.id()).context("pid out of range")?;
-        let guard = Guard::register(Resource::ProcessGroup(pid));
-        Ok(Instance {
-            peer,
-            port,
-            pid,
-            spawned,
-            process: Some((child, guard)),
-            container: None,
-            log,
-        })
+        instance.pid = i32::try_from(child.id()).context("pid out of range")?;
+        instance.process = Some((child, Guard::register(Resource::ProcessGroup(instance.pid))));
+        Ok(instance)
     }
 }
 
 /// One running peer; killed (with everything it started) when dropped.
 pub struct Instance {
-    pub peer: PeerId,
+    pub peer: &'static Peer,
     pub port: u16,
     /// The host PID of its first process (gunicorn's master, the container's PID 1).
     pub pid: i32,
     /// Just before the start command ran.
     pub spawned: Instant,
     process: Option<(Child, Guard)>,
+    /// The container's guard removes it (`docker rm --force`).
     container: Option<Container>,
     log: PathBuf,
 }
 
 impl Instance {
-    fn has_exited(&self) -> bool {
-        procfs::has_exited(self.pid)
-    }
-
-    /// The last lines the peer printed, for error messages.
-    fn log_tail(&self) -> String {
-        let text = match &self.container {
-            Some(container) => container.logs(),
-            None => std::fs::read_to_string(&self.log).unwrap_or_default(),
-        };
-        let lines: Vec<&str> = text.trim_end().lines().collect();
-        lines[lines.len().saturating_sub(8)..].join("\n")
-    }
-
     /// Polls `GET /health` in a tight loop (a connection attempt every
     /// 0.5 ms) until it answers 200; the time since the start command.
     pub fn wait_first_200(&self, timeout: Duration) -> Result<Duration> {
         let deadline = self.spawned + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            if let Ok(200) = status_of(self.port, "/health", left.min(Duration::from_secs(2))) {
+            if let Ok(true) = healthy(self.port, left.min(Duration::from_secs(2))) {
                 return Ok(self.spawned.elapsed());
             }
-            if self.has_exited() {
-                bail!(
-                    "{} exited before answering; it printed:\n{}",
-                    self.peer.name(),
-                    self.log_tail()
-                );
-            }
-            if left.is_zero() {
-                bail!(
-                    "{} gave no 200 on /health within {timeout:?}; it printed:\n{}",
-                    self.peer.name(),
-                    self.log_tail()
-                );
-            }
-            thread::sleep(Duration::from_micros(500));
+            let why = if procfs::has_exited(self.pid) {
+                "exited before answering".to_owned()
+            } else if left.is_zero() {
+                format!("gave no 200 on /health within {timeout:?}")
+            } else {
+                thread::sleep(Duration::from_micros(500));
+                continue;
+            };
+            let printed = match &self.container {
+                Some(container) => container.logs(),
+                None => std::fs::read_to_string(&self.log).unwrap_or_default(),
+            };
+            bail!(
+                "{} {why}; it printed:\n{}",
+                self.peer.name,
+                last_lines(&printed, 8)
+            );
         }
     }
 
@@ -331,19 +297,17 @@ impl Instance {
     /// Waits (polling every 0.2 ms) for its first process to exit; the time
     /// since `since`, or `None` if it still runs `timeout` after it.
     pub fn wait_exit(&mut self, since: Instant, timeout: Duration) -> Option<Duration> {
-        loop {
-            if self.has_exited() {
-                let elapsed = since.elapsed();
-                if let Some((child, _)) = &mut self.process {
-                    let _ = child.wait();
-                }
-                return Some(elapsed);
-            }
+        while !procfs::has_exited(self.pid) {
             if since.elapsed() >= timeout {
                 return None;
             }
             thread::sleep(Duration::from_micros(200));
         }
+        let elapsed = since.elapsed();
+        if let Some((child, _)) = &mut self.process {
+            let _ = child.wait();
+        }
+        Some(elapsed)
     }
 }
 
@@ -353,37 +317,24 @@ impl Drop for Instance {
             drop(guard); // SIGKILL to the whole process group
             let _ = child.wait();
         }
-        // The container's guard removes it (`docker rm --force`).
     }
 }
 
-/// The status code of `GET path` on 127.0.0.1:port, in one connection.
+/// Whether `GET /health` on 127.0.0.1:port answers 200, in one connection.
 ///
 /// By hand rather than `crate::http::http_get` (ureq): it times a start-up of a
 /// few milliseconds, polled every 0.5 ms, so each probe is one connect, one
 /// write and the status line, with no agent to build or body to read.
-pub fn status_of(port: u16, path: &str, timeout: Duration) -> std::io::Result<u16> {
+fn healthy(port: u16, timeout: Duration) -> std::io::Result<bool> {
     let timeout = timeout.max(Duration::from_millis(1));
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let mut stream = TcpStream::connect_timeout(&address, timeout)?;
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut head = Vec::with_capacity(64);
-    let mut buffer = [0; 256];
-    while !head.contains(&b'\n') {
-        match stream.read(&mut buffer)? {
-            0 => break,
-            n => head.extend_from_slice(&buffer[..n]),
-        }
-    }
-    let line = String::from_utf8_lossy(&head);
-    line.split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "no HTTP status line"))
+    stream.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+    // `HTTP/1.1 200`: the status line's first 12 bytes.
+    let mut head = [0; 12];
+    stream.read_exact(&mut head)?;
+    Ok(head.ends_with(b" 200"))
 }

@@ -2,6 +2,8 @@
 //! resident memory, whether they still run. Linux only, read from /proc.
 
 use std::fs;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 /// `(state, parent PID)` from `/proc/PID/stat`; `None` once the process is gone.
 fn stat(pid: i32) -> Option<(char, i32)> {
@@ -58,6 +60,24 @@ pub fn rss_bytes(pid: i32) -> u64 {
 /// as `ps` and `top` show them).
 pub fn total_rss(pids: &[i32]) -> u64 {
     pids.iter().map(|&pid| rss_bytes(pid)).sum()
+}
+
+/// Runs `work` while reading the memory of `pids` every 50 ms; its result and the peak.
+pub fn peak_rss<T>(pids: Vec<i32>, work: impl FnOnce() -> T) -> (T, u64) {
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let sampler = scope.spawn(|| {
+            let mut peak = 0;
+            while !stop.load(Ordering::Relaxed) {
+                peak = peak.max(total_rss(&pids));
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            peak
+        });
+        let result = work();
+        stop.store(true, Ordering::Relaxed);
+        (result, sampler.join().unwrap_or(0))
+    })
 }
 
 #[cfg(test)]

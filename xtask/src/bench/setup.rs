@@ -1,5 +1,6 @@
 //! Before measuring: the tools, the builds, the Python peers, the machine.
 
+use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -101,7 +102,7 @@ pub fn python_venv(root: &Path) -> Result<PathBuf> {
 }
 
 /// The machine the figures come from.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Machine {
     pub cpu_model: String,
     /// Logical CPUs in /proc/cpuinfo.
@@ -117,69 +118,50 @@ pub struct Machine {
     pub docker_engine: Option<String>,
 }
 
-fn first_line_of(program: &str, args: &[&str]) -> String {
-    Command::new(program)
-        .args(args)
+/// The first line `program --version` prints.
+fn version_of(program: &OsStr) -> String {
+    let Ok(out) = Command::new(program)
+        .arg("--version")
         .stdin(Stdio::null())
         .output()
-        .ok()
-        .map(|out| {
-            let text = String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr);
-            text.lines().next().unwrap_or_default().trim().to_owned()
-        })
-        .unwrap_or_else(|| "not found".to_owned())
+    else {
+        return "not found".to_owned();
+    };
+    let text = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+    text.lines().next().unwrap_or_default().trim().to_owned()
+}
+
+/// What follows `key` (and `:` or `=`) on the first line of file `path` that starts with it.
+fn field(path: &str, key: &str) -> Option<String> {
+    let text = fs::read_to_string(path).ok()?;
+    let value = text.lines().find_map(|line| line.strip_prefix(key))?;
+    Some(
+        value
+            .trim_start_matches([' ', '\t', ':', '='])
+            .trim()
+            .trim_matches('"')
+            .to_owned(),
+    )
 }
 
 pub fn machine(wrk: String, docker_engine: Option<String>) -> Machine {
     let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu_model = cpuinfo
-        .lines()
-        .find_map(|line| {
-            line.strip_prefix("model name")?
-                .split_once(':')
-                .map(|(_, m)| m.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown".to_owned());
-    let cores = cpuinfo
-        .lines()
-        .filter(|line| line.starts_with("processor"))
-        .count();
-    let memory_gib = fs::read_to_string("/proc/meminfo")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|line| {
-            line.strip_prefix("MemTotal:")?
-                .split_whitespace()
-                .next()?
-                .parse::<f64>()
-                .ok()
-        })
-        .map_or(0.0, |kib| (kib / 1024.0 / 1024.0 * 10.0).round() / 10.0);
-    let os = fs::read_to_string("/etc/os-release")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|line| {
-            Some(
-                line.strip_prefix("PRETTY_NAME=")?
-                    .trim_matches('"')
-                    .to_owned(),
-            )
-        })
-        .unwrap_or_else(|| "unknown".to_owned());
+    let memory = field("/proc/meminfo", "MemTotal");
+    let memory_kib = memory.and_then(|kib| kib.split_whitespace().next()?.parse::<f64>().ok());
+    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     Machine {
-        cpu_model,
-        cores,
+        cpu_model: field("/proc/cpuinfo", "model name").unwrap_or_else(|| "unknown".to_owned()),
+        cores: cpuinfo
+            .lines()
+            .filter(|line| line.starts_with("processor"))
+            .count(),
         usable_cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        memory_gib,
-        kernel: fs::read_to_string("/proc/sys/kernel/osrelease")
-            .unwrap_or_default()
-            .trim()
-            .to_owned(),
-        os,
+        memory_gib: memory_kib.map_or(0.0, |kib| (kib / 1024.0 / 1024.0 * 10.0).round() / 10.0),
+        kernel: kernel.trim().to_owned(),
+        os: field("/etc/os-release", "PRETTY_NAME").unwrap_or_else(|| "unknown".to_owned()),
         wrk,
-        python: first_line_of(&python().to_string_lossy(), &["--version"]),
-        rustc: first_line_of("rustc", &["--version"]),
+        python: version_of(python().as_os_str()),
+        rustc: version_of("rustc".as_ref()),
         docker_engine,
     }
 }

@@ -1,10 +1,9 @@
 //! The load generator: wrk, run as a user would type it, its text output parsed.
 
-use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -91,25 +90,20 @@ impl Wrk {
     /// Starts wrk in its own process group (killed on Ctrl-C or error), in
     /// `dir` (which the script's path is relative to).
     pub fn spawn(&self, port: u16, dir: &Path) -> Result<Running> {
-        let mut command = Command::new("wrk");
-        command
+        let child = Command::new("wrk")
             .args(self.args(&port.to_string()))
             .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .process_group(0);
-        let mut child = command.spawn().map_err(launch_error())?;
+            .process_group(0)
+            .spawn()
+            .map_err(launch_error())?;
         let pid = i32::try_from(child.id()).context("pid out of range")?;
-        let guard = Guard::register(Resource::ProcessGroup(pid));
-        let stdout = drain(child.stdout.take());
-        let stderr = drain(child.stderr.take());
         Ok(Running {
             pid,
             child,
-            _guard: guard,
-            stdout,
-            stderr,
+            _guard: Guard::register(Resource::ProcessGroup(pid)),
             deadline: Instant::now() + Duration::from_secs(self.seconds + 10),
         })
     }
@@ -120,23 +114,12 @@ impl Wrk {
     }
 }
 
-fn drain(pipe: Option<impl Read + Send + 'static>) -> JoinHandle<String> {
-    thread::spawn(move || {
-        let mut text = String::new();
-        if let Some(mut pipe) = pipe {
-            let _ = pipe.read_to_string(&mut text);
-        }
-        text
-    })
-}
-
-/// A wrk process under way.
+/// A wrk process under way. It prints only as it ends, and less than a
+/// pipe holds: its output is read once it has exited.
 pub struct Running {
     pid: i32,
     child: Child,
     _guard: Guard,
-    stdout: JoinHandle<String>,
-    stderr: JoinHandle<String>,
     deadline: Instant,
 }
 
@@ -153,22 +136,27 @@ impl Running {
 
     /// Waits for wrk to end (killing it 10 s past its duration) and parses its output.
     pub fn finish(mut self) -> Result<Measurement> {
-        let status = loop {
-            if let Some(status) = self.child.try_wait()? {
-                break status;
-            }
+        while self.child.try_wait()?.is_none() {
             if Instant::now() >= self.deadline {
                 let _ = self.child.kill();
                 let _ = self.child.wait();
                 bail!("wrk did not end 10 s after its duration: killed");
             }
             thread::sleep(Duration::from_millis(10));
-        };
-        let stdout = self.stdout.join().unwrap_or_default();
-        let stderr = self.stderr.join().unwrap_or_default();
+        }
+        let out = self.child.wait_with_output()?;
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
         // After a SIGINT wrk still prints its figures: judge by those.
-        if !status.success() && !stdout.contains(" requests in ") {
-            bail!("wrk failed ({status}): {}{}", stderr.trim(), stdout.trim());
+        if !out.status.success() && !stdout.contains(" requests in ") {
+            bail!(
+                "wrk failed ({}): {}{}",
+                out.status,
+                stderr.trim(),
+                stdout.trim()
+            );
         }
         parse(&stdout).with_context(|| format!("cannot read wrk's output:\n{stdout}"))
     }
@@ -194,15 +182,17 @@ fn count(text: &str) -> Option<u64> {
     text.trim().trim_end_matches(',').parse().ok()
 }
 
+/// The count after the word `key` ("connect 3, read 12, ...").
+fn after(words: &[&str], key: &str) -> Result<u64> {
+    let at = words.iter().position(|word| *word == key);
+    let value = at.and_then(|at| count(words.get(at + 1)?));
+    value.with_context(|| format!("no count of {key}"))
+}
+
 /// Parses wrk's text output (4.x, with `--latency`; and count.lua's line).
 pub fn parse(text: &str) -> Result<Measurement> {
-    let mut requests = None;
-    let mut requests_per_s = None;
-    let mut p50_ms = None;
-    let mut p99_ms = None;
-    let mut errors = Errors::default();
-    let mut non_2xx = 0;
-    let mut counts = None;
+    let (mut requests, mut requests_per_s, mut p50_ms, mut p99_ms) = (None, None, None, None);
+    let (mut errors, mut non_2xx, mut counts) = (Errors::default(), 0, None);
     for line in text.lines().map(str::trim) {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words[..] {
@@ -213,38 +203,19 @@ pub fn parse(text: &str) -> Result<Measurement> {
             ["Non-2xx", "or", "3xx", "responses:", n] => {
                 non_2xx = count(n).context("Non-2xx count")?;
             }
-            [
-                "Socket",
-                "errors:",
-                "connect",
-                c,
-                "read",
-                r,
-                "write",
-                w,
-                "timeout",
-                t,
-            ] => {
+            ["Socket", "errors:", ..] => {
                 errors = Errors {
-                    connect: count(c).context("connect errors")?,
-                    read: count(r).context("read errors")?,
-                    write: count(w).context("write errors")?,
-                    timeout: count(t).context("timeouts")?,
+                    connect: after(&words, "connect")?,
+                    read: after(&words, "read")?,
+                    write: after(&words, "write")?,
+                    timeout: after(&words, "timeout")?,
                 };
             }
-            [
-                "wrk-count:",
-                "sent",
-                sent,
-                "answered",
-                answered,
-                "not-ok",
-                not_ok,
-            ] => {
+            ["wrk-count:", ..] => {
                 counts = Some(Counts {
-                    sent: count(sent).context("sent")?,
-                    answered: count(answered).context("answered")?,
-                    not_ok: count(not_ok).context("not-ok")?,
+                    sent: after(&words, "sent")?,
+                    answered: after(&words, "answered")?,
+                    not_ok: after(&words, "not-ok")?,
                 });
             }
             _ => {}
@@ -281,7 +252,7 @@ pub fn version() -> Result<String> {
     Ok(first
         .split(" Copyright")
         .next()
-        .unwrap_or(first)
+        .unwrap_or_default()
         .trim()
         .to_owned())
 }
