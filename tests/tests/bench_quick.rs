@@ -169,8 +169,23 @@ fn quick_bench_reports_every_figure_for_every_peer() {
         );
     }
 
+    // Counted by callgrind, for the Rust peers only: deterministic, one run each.
+    let instructions = figures
+        .iter()
+        .find(|f| f["id"] == "instructions_health")
+        .expect("figure instructions_health missing");
+    let counted = instructions["values"].as_object().expect("values by peer");
+    assert_eq!(
+        counted.keys().collect::<Vec<_>>(),
+        ["bare-actix", "service"],
+        "{instructions}"
+    );
+    for (peer, value) in counted {
+        assert!(number(value, peer) > 1000.0, "{instructions}");
+    }
+
     let targets = report["targets"].as_array().expect("targets is a list");
-    assert_eq!(targets.len(), 7, "{targets:?}");
+    assert_eq!(targets.len(), 9, "{targets:?}");
     for target in targets {
         text(&target["target"], "target");
         text(&target["measured"], "measured");

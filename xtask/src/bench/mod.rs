@@ -8,6 +8,7 @@
 //! alike. Every process started here is killed on the way out, also on an
 //! error or Ctrl-C (see [`crate::cleanup`]).
 
+mod callgrind;
 mod image;
 mod markdown;
 mod peers;
@@ -16,7 +17,7 @@ mod setup;
 mod wrk;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -76,6 +77,8 @@ pub struct Plan {
     pub image_trials: usize,
     /// Warm rebuilds (each after a different one-line change).
     pub warm_builds: usize,
+    /// Requests of the two callgrind runs.
+    pub callgrind_requests: [u64; 2],
 }
 
 impl Plan {
@@ -92,6 +95,7 @@ impl Plan {
             idle_settle_ms: 500,
             image_trials: pick(1, 3),
             warm_builds: pick(1, 2),
+            callgrind_requests: callgrind::REQUESTS,
         }
     }
 }
@@ -113,7 +117,7 @@ const LOAD_FIGURES: [(&str, &str, &str); 3] = [
 
 /// The other figures: id, title, unit, and how it is measured, with the
 /// plan's fields in `{{ }}`.
-const FIGURES: [(&str, &str, &str, &str); 7] = [
+const FIGURES: [(&str, &str, &str, &str); 8] = [
     (
         "rss_idle",
         "Memory when idle (RSS, all processes)",
@@ -161,6 +165,16 @@ const FIGURES: [(&str, &str, &str, &str); 7] = [
         "requests that went out on a connection and got no answer (count.lua's sent − answered − \
          wrk's write errors, which are the connections refused once the listener closed), plus \
          answers that were not 2xx/3xx; all trials together",
+    ),
+    (
+        "instructions_health",
+        "Instructions per GET /health (callgrind)",
+        "instructions",
+        "user-space instructions of the whole process (every thread) under `valgrind \
+         --tool=callgrind`, `WORKERS=1`, log to /dev/null: {{ callgrind_requests[0] }} and then \
+         {{ callgrind_requests[1] }} keep-alive requests on one connection (ureq's: Host, \
+         User-Agent and Accept headers), the difference of the two totals divided by the difference \
+         of the counts, so that start-up and shutdown cancel out; deterministic, so one run each",
     ),
 ];
 
@@ -631,6 +645,24 @@ pub fn run(args: &Args) -> Result<()> {
         sigterm_wrk(&plan).shown(),
         plan.signal_after_ms
     ));
+    progress.say("callgrind: instructions per GET /health of the Rust peers");
+    for peer in list
+        .iter()
+        .filter(|p| matches!(p.kind, Kind::Service | Kind::BareActix))
+    {
+        let count = callgrind::instructions_per_request(&peers.release_dir.join(peer.id))
+            .with_context(|| format!("callgrind of {}", peer.name))?;
+        progress.say(format!(
+            "callgrind  {:<17} {count:>9.0} instructions per request",
+            peer.name
+        ));
+        report.add("instructions_health", peer, count);
+        let [fewer, more] = callgrind::REQUESTS;
+        report.commands.push(format!(
+            "{}   # {fewer}, then {more} keep-alive GET /health",
+            callgrind::command(&Path::new("target/release").join(peer.id), "$PORT").shown()
+        ));
+    }
     for figure in &mut report.figures {
         for (&peer, samples) in &figure.samples {
             let value = if figure.count {
