@@ -10,9 +10,16 @@ use service::healthcheck;
 use service::startup::Application;
 use service::telemetry;
 
-const USAGE: &str = "usage: service [healthcheck]
+/// The binary's own name, in its messages.
+const NAME: &str = env!("CARGO_BIN_NAME");
+
+const USAGE: &str = concat!(
+    "usage: ",
+    env!("CARGO_BIN_NAME"),
+    " [healthcheck]
   (no argument)  serve HTTP, configured by environment variables (see README)
-  healthcheck    GET /health on this container's service; exit 0 if healthy, 1 if not";
+  healthcheck    GET /health on this container's service; exit 0 if healthy, 1 if not"
+);
 
 fn main() -> ExitCode {
     let args: Vec<_> = std::env::args_os().skip(1).collect();
@@ -24,12 +31,12 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         [Some("-V" | "--version")] => {
-            println!("service {}", env!("CARGO_PKG_VERSION"));
+            println!("{NAME} {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
         _ => {
             eprintln!(
-                "service: unexpected arguments {args:?}; {}",
+                "{NAME}: unexpected arguments {args:?}; {}",
                 USAGE.lines().next().unwrap_or_default()
             );
             ExitCode::from(2)
@@ -39,7 +46,7 @@ fn main() -> ExitCode {
 
 fn settings() -> Result<Settings, ExitCode> {
     Settings::from_env().map_err(|error| {
-        eprintln!("service: {error}");
+        eprintln!("{NAME}: {error}");
         ExitCode::from(2)
     })
 }
@@ -63,7 +70,7 @@ fn serve() -> ExitCode {
         }
         Err(error) => {
             eprintln!(
-                "service: cannot serve on {}:{}: {error}",
+                "{NAME}: cannot serve on {}:{}: {error}",
                 settings.host, settings.port
             );
             ExitCode::FAILURE

@@ -10,6 +10,7 @@ pub mod grade;
 pub mod grading;
 pub mod http;
 pub mod inspect;
+pub mod rename;
 pub mod report;
 pub mod seed;
 pub mod test;

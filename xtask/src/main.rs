@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use xtask::{bench, builder_image, grade, report, test, verify};
+use xtask::{bench, builder_image, grade, rename, report, test, verify};
 
 /// Build tooling for the image lab service.
 #[derive(Parser)]
@@ -30,6 +30,8 @@ enum Task {
     Bench(bench::Args),
     /// Check everything CI checks: formatting, lints and tests of both workspaces.
     Test,
+    /// Give a fork its own name: package, binary, image, Compose project, Kubernetes objects.
+    Rename(rename::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
         Task::Report(args) => report::run(&args).map(|()| ExitCode::SUCCESS),
         Task::Bench(args) => bench::run(&args).map(|()| ExitCode::SUCCESS),
         Task::Test => test::run().map(|()| ExitCode::SUCCESS),
+        Task::Rename(args) => rename::run(&args).map(|()| ExitCode::SUCCESS),
     };
     outcome.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");

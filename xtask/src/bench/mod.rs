@@ -562,6 +562,7 @@ pub fn run(args: &Args) -> Result<()> {
 
     progress.say("building the Rust peers and installing the Python ones");
     let release_dir = setup::build_release(&root)?;
+    let service_binary = setup::service_binary(&root)?;
     let venv = setup::python_venv(&root)?;
     let plan = Plan::new(args);
     let mut report = Report {
@@ -594,6 +595,7 @@ pub fn run(args: &Args) -> Result<()> {
     let peers = Peers {
         root,
         release_dir,
+        service_binary,
         venv,
         image: image_ref.clone(),
         logs,
@@ -650,7 +652,9 @@ pub fn run(args: &Args) -> Result<()> {
         .iter()
         .filter(|p| matches!(p.kind, Kind::Service | Kind::BareActix))
     {
-        let count = callgrind::instructions_per_request(&peers.release_dir.join(peer.id))
+        let program = peers.rust_program(peer.kind);
+        let shown = Path::new("target/release").join(program.file_name().unwrap_or_default());
+        let count = callgrind::instructions_per_request(&program)
             .with_context(|| format!("callgrind of {}", peer.name))?;
         progress.say(format!(
             "callgrind  {:<17} {count:>9.0} instructions per request",
@@ -660,7 +664,7 @@ pub fn run(args: &Args) -> Result<()> {
         let [fewer, more] = callgrind::REQUESTS;
         report.commands.push(format!(
             "{}   # {fewer}, then {more} keep-alive GET /health",
-            callgrind::command(&Path::new("target/release").join(peer.id), "$PORT").shown()
+            callgrind::command(&shown, "$PORT").shown()
         ));
     }
     for figure in &mut report.figures {

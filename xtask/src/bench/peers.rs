@@ -83,8 +83,10 @@ pub static PEERS: [Peer; 5] = [
 #[derive(Debug, Clone)]
 pub struct Peers {
     pub root: PathBuf,
-    /// Holds the release builds of `service` and `bare-actix`.
+    /// Holds the release builds of the service and `bare-actix`.
     pub release_dir: PathBuf,
+    /// The service's binary (its package's name: `cargo xtask rename` changes it).
+    pub service_binary: String,
     /// The virtualenv holding Flask and gunicorn.
     pub venv: PathBuf,
     /// The production image, when the container peer is measured.
@@ -103,6 +105,14 @@ struct HostCommand {
 }
 
 impl Peers {
+    /// The release build a Rust peer runs.
+    pub fn rust_program(&self, kind: Kind) -> PathBuf {
+        match kind {
+            Kind::Service => self.release_dir.join(&self.service_binary),
+            _ => self.release_dir.join("bare-actix"),
+        }
+    }
+
     /// How a host peer is started; `port` is a number, or `$PORT` to show it.
     fn host_command(&self, kind: Kind, port: &str) -> HostCommand {
         let env = vec![("PORT", port.to_owned()), ("HOST", "127.0.0.1".to_owned())];
@@ -114,13 +124,8 @@ impl Peers {
             "app:app",
         ];
         let (program, args, env, in_flask) = match kind {
-            Kind::Service => (self.release_dir.join("service"), vec![], env, false),
-            Kind::BareActix => (
-                self.release_dir.join("bare-actix"),
-                vec![],
-                env[..1].to_vec(),
-                false,
-            ),
+            Kind::Service => (self.rust_program(kind), vec![], env, false),
+            Kind::BareActix => (self.rust_program(kind), vec![], env[..1].to_vec(), false),
             Kind::Flask => (
                 self.venv.join("bin/python"),
                 vec!["app.py".into()],

@@ -16,7 +16,8 @@ use serde::Serialize;
 fn release_builds(root: &Path) -> [Cmd; 2] {
     let cargo = || Cmd::new(crate::cargo()).dir(root);
     [
-        cargo().args(["build", "--release", "-p", "service"]),
+        // The root workspace is the service alone.
+        cargo().args(["build", "--release"]),
         cargo().args([
             "build",
             "--release",
@@ -26,6 +27,28 @@ fn release_builds(root: &Path) -> [Cmd; 2] {
             "bare-actix",
         ]),
     ]
+}
+
+/// The name of the service's binary: its package's, which `cargo xtask
+/// rename` changes.
+pub fn service_binary(root: &Path) -> Result<String> {
+    let metadata = Cmd::new(crate::cargo())
+        .dir(root)
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .run()?;
+    let metadata: serde_json::Value = serde_json::from_str(&metadata)?;
+    let targets = metadata["packages"][0]["targets"]
+        .as_array()
+        .into_iter()
+        .flatten();
+    targets
+        .filter(|target| {
+            target["kind"]
+                .as_array()
+                .is_some_and(|k| k.contains(&"bin".into()))
+        })
+        .find_map(|target| target["name"].as_str().map(str::to_owned))
+        .context("cargo metadata names no binary in the root workspace")
 }
 
 /// The Python interpreter that makes the virtualenv: `$PYTHON` or `python3`.
