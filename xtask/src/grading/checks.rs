@@ -50,12 +50,6 @@ impl From<String> for Words {
     }
 }
 
-impl From<&str> for Words {
-    fn from(value: &str) -> Self {
-        words!("{}", value)
-    }
-}
-
 /// What a check found.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -397,7 +391,7 @@ fn multi_stage(evidence: &Evidence) -> Judged {
 fn judge_stages(dockerfile: &str) -> Judged {
     let stages = stages(dockerfile);
     let Some((last, earlier)) = stages.split_last() else {
-        return fail("0 FROM", "the Dockerfile has no FROM");
+        return fail(words!("0 FROM"), "the Dockerfile has no FROM");
     };
     let labels: Vec<String> = earlier
         .iter()
