@@ -232,3 +232,22 @@ pub fn junit(grade: &Grade, strict: bool) -> String {
     }
     out + "</testsuite>\n"
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A key the catalogue misses would print English in a Russian report.
+    #[test]
+    fn the_catalogue_says_every_criterion_and_fills_figures_in_order() {
+        for check in super::super::checks::CHECKS {
+            let same_in_both = check.criterion.starts_with("/proof");
+            assert_eq!(
+                Lang::Ru.tr(check.criterion) == check.criterion,
+                same_in_both
+            );
+        }
+        let said = Lang::Ru.say("exit {} after {} s", &["143", "0.25"]);
+        assert_eq!(said, "код выхода 143 через 0.25 с");
+    }
+}
