@@ -5,14 +5,11 @@
 //! time budget), and writes `DIR/<login>.md` and `DIR/<login>.json` per
 //! student and `summary.csv`, `summary.json` and `summary.md` for the class.
 //! A student already graded in `DIR` is not graded again (unless `--force`),
-//! so an interrupted run resumes where it stopped; the summaries are always
-//! written from every `<login>.json` in `DIR`.
+//! so an interrupted run resumes where it stopped.
 
-use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -55,32 +52,79 @@ struct Row {
     dockerfile: Option<String>,
 }
 
-/// A student to grade, or why their row cannot be.
-#[derive(Debug)]
-struct Student {
+/// A student to grade (or why their row cannot be), then their summary line.
+#[derive(Debug, Serialize)]
+struct Line {
     login: String,
     image: String,
-    subject: Result<Subject, String>,
-}
-
-/// One line of the class summary.
-#[derive(Debug, Serialize)]
-pub struct Line {
-    pub login: String,
-    pub image: String,
-    pub passed: bool,
+    passed: bool,
     /// The failed lab criteria, in the lab's order.
-    pub failed: Vec<String>,
+    failed: Vec<String>,
     /// Why the image could not be graded at all.
-    pub error: Option<String>,
+    error: Option<String>,
     /// Every lab criterion's result (`pass`, `fail`, `n/a`), for the class table.
     #[serde(skip)]
     results: Vec<(String, &'static str)>,
+    #[serde(skip)]
+    subject: Option<Subject>,
+}
+
+impl Line {
+    fn new(login: String, image: String, subject: Result<Subject, String>) -> Self {
+        let (subject, error) = match subject {
+            Ok(subject) => (Some(subject), None),
+            Err(error) => (None, Some(error)),
+        };
+        Line {
+            login,
+            image,
+            passed: false,
+            failed: Vec::new(),
+            error,
+            results: Vec::new(),
+            subject,
+        }
+    }
+
+    /// The results, from the student's `verify --format json` object.
+    fn graded(mut self, json: &Value) -> Self {
+        let result = |check: &Value| match (check["applicable"] == true, check["passed"] == true) {
+            (false, _) => "n/a",
+            (true, true) => "pass",
+            (true, false) => "fail",
+        };
+        let lab = json["checks"].as_array().into_iter().flatten();
+        self.results = lab
+            .filter(|c| c["lab"] == true)
+            .filter_map(|c| Some((c["id"].as_str()?.to_owned(), result(c))))
+            .collect();
+        self.failed = self
+            .results
+            .iter()
+            .filter(|r| r.1 == "fail")
+            .map(|r| r.0.clone())
+            .collect();
+        self.passed = json["passed"] == true;
+        self
+    }
+
+    /// What the stderr line of a finished student says after the image.
+    fn outcome(&self) -> String {
+        if let Some(error) = &self.error {
+            return format!("error: {error}");
+        }
+        let count = |f: fn(&str) -> bool| self.results.iter().filter(|r| f(r.1)).count();
+        let (passed, applicable) = (count(|r| r == "pass"), count(|r| r != "n/a"));
+        match self.failed.is_empty() {
+            true => format!("{passed}/{applicable}"),
+            false => format!("{passed}/{applicable}  failed: {}", self.failed.join(" ")),
+        }
+    }
 }
 
 /// Reads the roster: a usage error when the file or its header is wrong;
 /// a bad row becomes a student with an error, named by row and field.
-fn read_roster(path: &Path) -> Result<Vec<Student>> {
+fn read_roster(path: &Path) -> Result<Vec<Line>> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_path(path)
@@ -89,31 +133,31 @@ fn read_roster(path: &Path) -> Result<Vec<Student>> {
         .headers()
         .with_context(|| format!("roster {}: no header line", path.display()))?
         .clone();
-    for required in ["login", "token", "image"] {
-        if !header.iter().any(|name| name == required) {
-            bail!(
-                "roster {}: the header {:?} lacks the column {required:?} (expected login,token,image[,dockerfile])",
-                path.display(),
-                header.iter().collect::<Vec<_>>().join(",")
-            );
-        }
+    if let Some(missing) = ["login", "token", "image"]
+        .iter()
+        .find(|column| !header.iter().any(|name| name == **column))
+    {
+        bail!(
+            "roster {}: the header {:?} lacks the column {missing:?} (expected login,token,image[,dockerfile])",
+            path.display(),
+            header.iter().collect::<Vec<_>>().join(",")
+        );
     }
     let base = path.parent().unwrap_or(Path::new("."));
-    let mut students: Vec<Student> = Vec::new();
+    let mut students: Vec<Line> = Vec::new();
     for (index, record) in reader.records().enumerate() {
         // Row 1 is the header, as a spreadsheet counts.
         let row_number = index + 2;
         let at = |message: String| format!("{} row {row_number}: {message}", path.display());
         let student = match record.and_then(|r| r.deserialize::<Row>(Some(&header))) {
-            Err(error) => Student {
-                login: format!("row-{row_number}"),
-                image: String::new(),
-                subject: Err(at(error.to_string())),
-            },
+            Err(error) => Line::new(
+                format!("row-{row_number}"),
+                String::new(),
+                Err(at(error.to_string())),
+            ),
             Ok(row) => {
-                let earlier = students.iter().position(|s| s.login == row.login);
-                let subject = match earlier {
-                    // Both would write <login>.json.
+                // Both would write <login>.json.
+                let subject = match students.iter().position(|s| s.login == row.login) {
                     Some(i) => Err(anyhow::anyhow!(
                         "field \"login\" = {:?}: already on row {}",
                         row.login,
@@ -121,11 +165,11 @@ fn read_roster(path: &Path) -> Result<Vec<Student>> {
                     )),
                     None => subject_of(&row, base),
                 };
-                Student {
-                    subject: subject.map_err(|e| at(format!("{e:#}"))),
-                    login: row.login,
-                    image: row.image,
-                }
+                Line::new(
+                    row.login,
+                    row.image,
+                    subject.map_err(|e| at(format!("{e:#}"))),
+                )
             }
         };
         students.push(student);
@@ -139,14 +183,10 @@ fn subject_of(row: &Row, base: &Path) -> Result<Subject> {
         bail!("field \"image\" is empty");
     }
     let dockerfile = match row.dockerfile.as_deref().filter(|d| !d.is_empty()) {
-        None => None,
-        Some(relative) => {
-            let path = base.join(relative);
-            if !path.is_file() {
-                bail!("field \"dockerfile\" = {relative:?}: no such file");
-            }
-            Some(path)
+        Some(relative) if !base.join(relative).is_file() => {
+            bail!("field \"dockerfile\" = {relative:?}: no such file")
         }
+        relative => relative.map(|relative| base.join(relative)),
     };
     Ok(Subject {
         image: row.image.clone(),
@@ -165,100 +205,60 @@ fn write_atomically(path: &Path, contents: &str) -> Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// Makes sure the engine has the image: pulled with `--pull`, else an error.
-fn ensure_image(image: &str, pull: bool) -> Result<(), String> {
-    match docker::image_id(image) {
-        Ok(Some(_)) => Ok(()),
-        Ok(None) if pull => docker::pull(image).map_err(|e| format!("cannot pull {image}: {e:#}")),
-        Ok(None) => Err(format!(
-            "no image {image} on this engine (give --pull to pull it)"
-        )),
-        Err(error) => Err(format!("{error:#}")),
-    }
-}
-
 /// Grades one student: their `<login>.json` and `<login>.md` in `out`.
-fn grade_one(subject: &Subject, out: &Path, pull: bool) -> Result<Value, String> {
-    ensure_image(&subject.image, pull)?;
-    let grade = grading::grade(subject).map_err(|e| format!("{e:#}"))?;
-    let json = formats::json(&grade, false);
-    let mut md = format!(
-        "# {}: `{}`\n\n**{}**\n\n",
-        subject.seed.login,
-        subject.image,
-        formats::verdict(&grade, false, Lang::En)
-    );
-    for note in formats::notes(&grade) {
-        let _ = writeln!(md, "- {note}");
+fn grade_one(subject: &Subject, out: &Path, pull: bool) -> Result<Value> {
+    let image = &subject.image;
+    if docker::image_id(image)?.is_none() {
+        if !pull {
+            bail!("no image {image} on this engine (give --pull to pull it)");
+        }
+        docker::pull(image).with_context(|| format!("cannot pull {image}"))?;
     }
-    let _ = writeln!(
-        md,
-        "\n## Criteria\n\n{}\n## Evidence\n",
+    let grade = grading::grade(subject)?;
+    let json = formats::json(&grade, false);
+    let notes: String = formats::notes(&grade)
+        .iter()
+        .map(|n| format!("- {n}\n"))
+        .collect();
+    let evidence: String = grade
+        .outcomes
+        .iter()
+        .map(|o| format!("- `{}`: {}\n", o.id, o.detail.replace('\n', " ")))
+        .collect();
+    let md = format!(
+        "# {}: `{image}`\n\n**{}**\n\n{notes}\n## Criteria\n\n{}\n## Evidence\n\n{evidence}",
+        subject.seed.login,
+        formats::verdict(&grade, false, Lang::En),
         formats::markdown(&grade, Lang::En)
     );
-    for o in &grade.outcomes {
-        let _ = writeln!(md, "- `{}`: {}", o.id, o.detail.replace('\n', " "));
-    }
     let login = &subject.seed.login;
-    write_atomically(&out.join(format!("{login}.md")), &md).map_err(|e| format!("{e:#}"))?;
-    write_atomically(&out.join(format!("{login}.json")), &(json.clone() + "\n"))
-        .map_err(|e| format!("{e:#}"))?;
-    serde_json::from_str(&json).map_err(|e| e.to_string())
+    write_atomically(&out.join(format!("{login}.md")), &md)?;
+    write_atomically(&out.join(format!("{login}.json")), &(json.clone() + "\n"))?;
+    Ok(serde_json::from_str(&json)?)
 }
 
-/// The summary line of a graded student, from their `verify --format json` object.
-fn line_of(login: &str, json: &Value) -> Line {
-    let lab: Vec<&Value> = json["checks"]
-        .as_array()
-        .map(|checks| checks.iter().filter(|c| c["lab"] == true).collect())
-        .unwrap_or_default();
-    let result = |check: &Value| match (check["applicable"] == true, check["passed"] == true) {
-        (false, _) => "n/a",
-        (true, true) => "pass",
-        (true, false) => "fail",
+/// Grades a student unless graded before (or their row is bad): their
+/// line, what the progress line says of it, and how long the grading took.
+fn grade_student(student: Line, args: &Args) -> (Line, String, Option<Duration>) {
+    let began = Instant::now();
+    let json_path = args.out.join(format!("{}.json", student.login));
+    let previous = fs::read_to_string(json_path).ok().filter(|_| !args.force);
+    let previous = previous.and_then(|text| serde_json::from_str::<Value>(&text).ok());
+    let Some(subject) = &student.subject else {
+        return (student, String::new(), None);
     };
-    Line {
-        login: login.to_owned(),
-        image: json["image"].as_str().unwrap_or_default().to_owned(),
-        passed: json["passed"] == true,
-        failed: lab
-            .iter()
-            .filter(|c| result(c) == "fail")
-            .filter_map(|c| c["id"].as_str().map(str::to_owned))
-            .collect(),
-        error: None,
-        results: lab
-            .iter()
-            .filter_map(|c| Some((c["id"].as_str()?.to_owned(), result(c))))
-            .collect(),
+    if let Some(json) = previous {
+        return (student.graded(&json), "graded before".into(), None);
     }
-}
-
-fn error_line(student: &Student, error: String) -> Line {
-    Line {
-        login: student.login.clone(),
-        image: student.image.clone(),
-        passed: false,
-        failed: Vec::new(),
-        error: Some(error),
-        results: Vec::new(),
-    }
-}
-
-/// What the stderr line of a finished student says after the image.
-fn outcome_text(line: &Line) -> String {
-    match &line.error {
-        Some(error) => format!("error: {error}"),
-        None => {
-            let applicable = line.results.iter().filter(|(_, r)| *r != "n/a").count();
-            let passed = line.results.iter().filter(|(_, r)| *r == "pass").count();
-            if line.failed.is_empty() {
-                format!("{passed}/{applicable}")
-            } else {
-                format!("{passed}/{applicable}  failed: {}", line.failed.join(" "))
-            }
-        }
-    }
+    let line = match grade_one(subject, &args.out, args.pull) {
+        Ok(json) => student.graded(&json),
+        Err(error) => Line {
+            error: Some(format!("{error:#}")),
+            ..student
+        },
+    };
+    let took = began.elapsed();
+    (line, format!("{:.0} s", took.as_secs_f64()), Some(took))
 }
 
 /// Grades the class and writes the summaries; an error only for a usage
@@ -269,66 +269,44 @@ pub fn run(args: &Args) -> Result<()> {
     fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let total = students.len();
-    let lines: Vec<Mutex<Option<Line>>> = students.iter().map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    let finished = AtomicUsize::new(0);
-    let grading_time = Mutex::new((0usize, Duration::ZERO)); // (graded now, time spent)
+    let queue = Mutex::new(students.into_iter().enumerate());
+    // Finished students, and the time the ones graded in this run took.
+    let done = Mutex::new((Vec::new(), 0u32, Duration::ZERO));
     let started = Instant::now();
     std::thread::scope(|scope| {
         for _ in 0..args.jobs {
             scope.spawn(|| {
                 loop {
-                    let index = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(student) = students.get(index) else {
-                        break;
-                    };
-                    let began = Instant::now();
-                    let json_path = args.out.join(format!("{}.json", student.login));
-                    let previous = (!args.force)
-                        .then(|| fs::read_to_string(&json_path).ok())
-                        .flatten()
-                        .and_then(|text| serde_json::from_str::<Value>(&text).ok());
-                    let (line, when) = match (&student.subject, previous) {
-                        (Err(error), _) => (error_line(student, error.clone()), String::new()),
-                        (Ok(_), Some(json)) => {
-                            (line_of(&student.login, &json), "graded before".to_owned())
+                    let next = lock(&queue).next();
+                    let Some((index, student)) = next else { break };
+                    let (line, when, took) = grade_student(student, args);
+                    let mut done = lock(&done);
+                    if let Some(took) = took {
+                        (done.1, done.2) = (done.1 + 1, done.2 + took);
+                    }
+                    let finished = done.0.len() + 1;
+                    let eta = match done.1 {
+                        graded if graded > 0 && finished < total => {
+                            let left =
+                                done.2 / graded * (total - finished) as u32 / u32::from(args.jobs);
+                            format!("  (ETA {})", minutes_or_seconds(left))
                         }
-                        (Ok(subject), None) => {
-                            let line = match grade_one(subject, &args.out, args.pull) {
-                                Ok(json) => line_of(&student.login, &json),
-                                Err(error) => error_line(student, error),
-                            };
-                            let took = began.elapsed();
-                            let mut time = grading_time.lock().unwrap_or_else(|e| e.into_inner());
-                            *time = (time.0 + 1, time.1 + took);
-                            (line, format!("{:.0} s", took.as_secs_f64()))
-                        }
-                    };
-                    let done = finished.fetch_add(1, Ordering::SeqCst) + 1;
-                    let (graded, spent) = *grading_time.lock().unwrap_or_else(|e| e.into_inner());
-                    let eta = if graded > 0 && done < total {
-                        let per_student = spent / u32::try_from(graded).unwrap_or(u32::MAX);
-                        let left = per_student * u32::try_from(total - done).unwrap_or(u32::MAX)
-                            / u32::from(args.jobs);
-                        format!("  (ETA {})", minutes_or_seconds(left))
-                    } else {
-                        String::new()
+                        _ => String::new(),
                     };
                     eprintln!(
-                        "[{done}/{total}] {}  {}  {}  {when}{eta}",
+                        "[{finished}/{total}] {}  {}  {}  {when}{eta}",
                         line.login,
                         line.image,
-                        outcome_text(&line)
+                        line.outcome()
                     );
-                    *lines[index].lock().unwrap_or_else(|e| e.into_inner()) = Some(line);
+                    done.0.push((index, line));
                 }
             });
         }
     });
-    let lines: Vec<Line> = lines
-        .into_iter()
-        .filter_map(|line| line.into_inner().unwrap_or_else(|e| e.into_inner()))
-        .collect();
+    let mut lines = done.into_inner().unwrap_or_else(|e| e.into_inner()).0;
+    lines.sort_by_key(|(index, _)| *index);
+    let lines: Vec<Line> = lines.into_iter().map(|(_, line)| line).collect();
     write_summaries(&args.out, &lines)?;
     let passed = lines.iter().filter(|l| l.passed).count();
     let errors = lines.iter().filter(|l| l.error.is_some()).count();
@@ -341,6 +319,10 @@ pub fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// "40 s" below two minutes, "7 min" from there.
 fn minutes_or_seconds(duration: Duration) -> String {
     let seconds = duration.as_secs_f64();
@@ -351,17 +333,20 @@ fn minutes_or_seconds(duration: Duration) -> String {
     }
 }
 
-/// `summary.csv`, `summary.json` and `summary.md`.
+/// `summary.csv`, `summary.json` and `summary.md` (the class as a table:
+/// students down, the lab's criteria across).
 fn write_summaries(out: &Path, lines: &[Line]) -> Result<()> {
     let mut csv = csv::Writer::from_writer(Vec::new());
     csv.write_record(["login", "image", "passed", "failed", "error"])?;
     for line in lines {
+        let passed = line.passed.to_string();
+        let error = line.error.as_deref().unwrap_or_default();
         csv.write_record([
             line.login.as_str(),
             &line.image,
-            if line.passed { "true" } else { "false" },
+            &passed,
             &line.failed.join(" "),
-            line.error.as_deref().unwrap_or_default(),
+            error,
         ])?;
     }
     let csv = String::from_utf8(csv.into_inner().context("writing summary.csv")?)?;
@@ -370,15 +355,8 @@ fn write_summaries(out: &Path, lines: &[Line]) -> Result<()> {
     struct Class<'a> {
         students: &'a [Line],
     }
-    write_atomically(
-        &out.join("summary.json"),
-        &(serde_json::to_string_pretty(&Class { students: lines })? + "\n"),
-    )?;
-    write_atomically(&out.join("summary.md"), &class_table(lines))
-}
-
-/// The class as a Markdown table: students down, the lab's criteria across.
-fn class_table(lines: &[Line]) -> String {
+    let class = serde_json::to_string_pretty(&Class { students: lines })?;
+    write_atomically(&out.join("summary.json"), &(class + "\n"))?;
     let ids: Vec<&str> = checks::CHECKS
         .iter()
         .filter(|c| c.lab)
@@ -392,27 +370,23 @@ fn class_table(lines: &[Line]) -> String {
     for line in lines {
         let cells: Vec<&str> = ids
             .iter()
-            .map(
-                |id| match line.results.iter().find(|(r, _)| r == id).map(|(_, r)| *r) {
-                    Some("pass") => "pass",
-                    Some("fail") => "**fail**",
-                    Some(other) => other,
-                    None => "-",
-                },
-            )
+            .map(|id| match line.results.iter().find(|(r, _)| r == id) {
+                Some((_, "fail")) => "**fail**",
+                Some((_, result)) => result,
+                None => "-",
+            })
             .collect();
         let verdict = match &line.error {
             Some(error) => format!("not graded: {}", error.replace('|', "\\|")),
             None if line.passed => "**yes**".to_owned(),
             None => "no".to_owned(),
         };
-        let _ = writeln!(
-            md,
-            "| {} | `{}` | {} | {verdict} |",
+        md += &format!(
+            "| {} | `{}` | {} | {verdict} |\n",
             line.login,
             line.image,
             cells.join(" | ")
         );
     }
-    md
+    write_atomically(&out.join("summary.md"), &md)
 }

@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 
 use crate::docker::{self, Build, Image};
 use crate::grading::formats::{self, Lang};
-use crate::grading::{self, Grade, Subject};
+use crate::grading::{self, Subject};
 use crate::project_root;
 use crate::seed::Seed;
 
@@ -127,7 +127,11 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let subject = args.target.prepare()?;
     eprintln!("grading {}", subject.image);
     let grade = grading::grade(&subject)?;
-    let text = render(&grade, args.format, args.strict);
+    let text = match args.format {
+        Format::Table => formats::table(&grade, args.strict),
+        Format::Json => formats::json(&grade, args.strict) + "\n",
+        Format::Junit => formats::junit(&grade, args.strict),
+    };
     match &args.output {
         Some(path) => {
             std::fs::write(path, &text)?;
@@ -139,17 +143,5 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         }
         None => print!("{text}"),
     }
-    Ok(if grade.passed(args.strict) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
-}
-
-fn render(grade: &Grade, format: Format, strict: bool) -> String {
-    match format {
-        Format::Table => formats::table(grade, strict),
-        Format::Json => formats::json(grade, strict) + "\n",
-        Format::Junit => formats::junit(grade, strict),
-    }
+    Ok(ExitCode::from(u8::from(!grade.passed(args.strict))))
 }

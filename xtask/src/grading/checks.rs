@@ -2,17 +2,16 @@
 //! shared [`Evidence`] by behaviour and names the plain `docker` command a
 //! student can run to see the same thing.
 
-use serde::Serialize;
 use serde_json::Value;
 
 use super::evidence::{Evidence, KILL_AFTER, Observed};
+use super::formats::Lang;
 
 /// The lab's size limit (Docker counts MB as 10^6 bytes).
 pub const SIZE_LIMIT_BYTES: u64 = 150_000_000;
 
 /// A check's verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     Pass,
     Fail,
@@ -20,283 +19,228 @@ pub enum Status {
     NotApplicable,
 }
 
-/// What a check found.
-#[derive(Debug, Clone, Serialize)]
-pub struct Outcome {
-    pub id: &'static str,
-    pub criterion: &'static str,
-    /// The criterion in Russian, the course's language.
-    pub criterion_ru: &'static str,
-    /// Part of the lab's verdict (the others are reported beside it).
-    pub lab: bool,
-    pub status: Status,
-    /// The measured value, short.
-    pub value: String,
-    /// The same value in Russian (units and words; the figures are the same).
-    pub value_ru: String,
-    /// Why it passed or failed.
-    pub detail: String,
-    /// The `docker` command that shows it.
-    pub command: String,
-}
-
-impl Outcome {
-    pub fn passed(&self) -> bool {
-        self.status == Status::Pass
-    }
-}
-
-/// A short value in both of the report's languages.
+/// A short value: an English message (the Russian catalogue's key) with
+/// `{}` for its figures and names, which no language changes.
+#[derive(Debug, Clone)]
 pub struct Words {
-    en: String,
-    ru: String,
+    message: &'static str,
+    figures: Vec<String>,
 }
 
-/// The same words in English and Russian.
-fn en_ru(en: impl Into<String>, ru: impl Into<String>) -> Words {
-    Words {
-        en: en.into(),
-        ru: ru.into(),
+macro_rules! words {
+    ($message:literal $(, $figure:expr)*) => {
+        Words { message: $message, figures: vec![$($figure.to_string()),*] }
+    };
+}
+
+impl Words {
+    pub fn text(&self, lang: Lang) -> String {
+        lang.say(self.message, &self.figures)
+    }
+
+    pub fn en(&self) -> String {
+        self.text(Lang::En)
     }
 }
 
 /// A value with no words to translate (names, codes, lists of images).
 impl From<String> for Words {
     fn from(value: String) -> Self {
-        en_ru(value.clone(), value)
+        words!("{}", value)
     }
 }
 
-impl From<&str> for Words {
-    fn from(value: &str) -> Self {
-        value.to_owned().into()
-    }
+/// What a check found.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub id: &'static str,
+    /// In English; the Russian is in the catalogue.
+    pub criterion: &'static str,
+    /// Part of the lab's verdict (the others are reported beside it).
+    pub lab: bool,
+    pub status: Status,
+    /// The measured value, short.
+    pub value: Words,
+    /// Why it passed or failed.
+    pub detail: String,
+    /// The `docker` command that shows it.
+    pub command: String,
 }
 
 /// A verdict, its short value and its explanation.
 struct Judged(Status, Words, String);
 
+fn judge_if(ok: bool, value: impl Into<Words>, detail: impl Into<String>) -> Judged {
+    let status = if ok { Status::Pass } else { Status::Fail };
+    Judged(status, value.into(), detail.into())
+}
+
 fn pass(value: impl Into<Words>, detail: impl Into<String>) -> Judged {
-    Judged(Status::Pass, value.into(), detail.into())
+    judge_if(true, value, detail)
 }
 
 fn fail(value: impl Into<Words>, detail: impl Into<String>) -> Judged {
-    Judged(Status::Fail, value.into(), detail.into())
-}
-
-fn judge_if(ok: bool, value: impl Into<Words>, detail: impl Into<String>) -> Judged {
-    Judged(
-        if ok { Status::Pass } else { Status::Fail },
-        value.into(),
-        detail.into(),
-    )
+    judge_if(false, value, detail)
 }
 
 fn not_applicable(detail: &str) -> Judged {
-    Judged(Status::NotApplicable, en_ru("n/a", "н/п"), detail.into())
+    Judged(Status::NotApplicable, words!("n/a"), detail.into())
 }
 
-fn no_answer() -> Words {
-    en_ru("no answer", "нет ответа")
+fn no_answer(why: &str) -> Judged {
+    fail(words!("no answer"), why)
 }
 
-fn seconds(what_en: &str, what_ru: &str, duration: std::time::Duration, places: usize) -> Words {
-    let figure = format!("{:.places$}", duration.as_secs_f64());
-    en_ru(
-        format!("{what_en} {figure} s"),
-        format!("{what_ru} {figure} с"),
-    )
-}
-
-/// One criterion: plain data and two functions of the evidence.
+/// One criterion: plain data and a function of the evidence.
 pub struct Check {
     pub id: &'static str,
+    /// In English; the Russian is in the catalogue.
     pub criterion: &'static str,
-    pub criterion_ru: &'static str,
     /// Part of the lab's verdict (the others are reported beside it).
     pub lab: bool,
     /// Judged on the lab's containers (which ran without `--read-only` when
     /// the image does not survive it: the detail then says so).
     runtime: bool,
     judge: fn(&Evidence) -> Judged,
-    /// The `docker` command that shows it.
-    command: fn(&Evidence) -> String,
+    /// The `docker` command that shows it, with `<image>`, `<dockerfile>`,
+    /// `<port>`, `<login>`, `<token>`, `<read-only run>` and `<hardened run>`
+    /// filled in from the evidence.
+    command: &'static str,
 }
+
+const GREP_FROM: &str = "grep -inE '^(FROM|COPY --from)' <dockerfile>";
 
 /// Every check, lab criteria first, in the order of the lab's text.
 pub const CHECKS: &[Check] = &[
     Check {
         id: "multi-stage",
         criterion: "one multi-stage Dockerfile",
-        criterion_ru: "один multi-stage Dockerfile",
         lab: true,
         runtime: false,
         judge: multi_stage,
-        command: grep_from,
+        command: GREP_FROM,
     },
     Check {
         id: "size",
         criterion: "image < 150 MB",
-        criterion_ru: "образ < 150 МБ",
         lab: true,
         runtime: false,
         judge: size,
-        command: |e| inspect_format("{{.Size}}", e),
+        command: "docker image inspect --format '{{.Size}}' <image>",
     },
     Check {
         id: "healthcheck",
         criterion: "HEALTHCHECK present and working",
-        criterion_ru: "HEALTHCHECK есть и работает",
         lab: true,
         runtime: true,
         judge: healthcheck,
-        command: |_| "docker inspect --format '{{json .State.Health}}' CONTAINER".into(),
+        command: "docker inspect --format '{{json .State.Health}}' CONTAINER",
     },
     Check {
         id: "non-root",
         criterion: "runs as a non-root user",
-        criterion_ru: "запуск не от root",
         lab: true,
         runtime: true,
         judge: non_root,
-        command: |e| {
-            inspect_format("{{.Config.User}}", e) + "; docker top CONTAINER -eo pid,uid,args"
-        },
+        command: "docker image inspect --format '{{.Config.User}}' <image>; docker top CONTAINER -eo pid,uid,args",
     },
     Check {
         id: "sigterm",
         criterion: "stops correctly on SIGTERM",
-        criterion_ru: "корректная остановка по SIGTERM",
         lab: true,
         runtime: true,
         judge: sigterm,
-        command: |_| {
-            "time docker stop CONTAINER; docker inspect --format '{{.State.ExitCode}}' CONTAINER"
-                .into()
-        },
+        command: "time docker stop CONTAINER; docker inspect --format '{{.State.ExitCode}}' CONTAINER",
     },
     Check {
         id: "read-only",
         criterion: "runs with --read-only",
-        criterion_ru: "работает с --read-only",
         lab: true,
         runtime: false,
         judge: read_only,
-        command: |e| e.read_only.command.clone(),
+        command: "<read-only run>",
     },
     Check {
         id: "env-config",
         criterion: "ROCKET_SIZE changes / without rebuild",
-        criterion_ru: "ROCKET_SIZE меняет / без пересборки",
         lab: true,
         runtime: true,
         judge: env_config,
-        command: |e| {
-            format!(
-                "docker run -d -e ROCKET_SIZE=Big -p 127.0.0.1:8080:{} {}; curl -s 127.0.0.1:8080/",
-                e.port.number, e.subject.image
-            )
-        },
+        command: "docker run -d -e ROCKET_SIZE=Big -p 127.0.0.1:8080:<port> <image>; curl -s 127.0.0.1:8080/",
     },
     Check {
         id: "labels",
         criterion: "LABEL org.lab.login / org.lab.token equal the seed",
-        criterion_ru: "LABEL org.lab.login / org.lab.token совпадают с seed",
         lab: true,
         runtime: false,
         judge: labels,
-        command: |e| inspect_format("{{json .Config.Labels}}", e),
+        command: "docker image inspect --format '{{json .Config.Labels}}' <image>",
     },
     Check {
         id: "proof",
         criterion: "/proof = HMAC-SHA256(SECRET, \"login:token\")",
-        criterion_ru: "/proof = HMAC-SHA256(SECRET, \"login:token\")",
         lab: true,
         runtime: true,
         judge: proof,
-        command: |e| {
-            let seed = &e.subject.seed;
-            format!(
-                "curl -s 127.0.0.1:8080/proof; printf '%s' '{}:{}' | openssl dgst -sha256 -hmac \"$SECRET\"",
-                seed.login, seed.token
-            )
-        },
+        command: "curl -s 127.0.0.1:8080/proof; printf '%s' '<login>:<token>' | openssl dgst -sha256 -hmac \"$SECRET\"",
     },
     Check {
         id: "health",
         criterion: "GET /health answers 200 with \"status\":\"ok\"",
-        criterion_ru: "GET /health отвечает 200 с \"status\":\"ok\"",
         lab: true,
         runtime: true,
         judge: health,
-        command: |_| "curl -si 127.0.0.1:8080/health".into(),
+        command: "curl -si 127.0.0.1:8080/health",
     },
     Check {
         id: "no-shell",
         criterion: "no shell in the image",
-        criterion_ru: "в образе нет shell",
         lab: false,
         runtime: true,
         judge: no_shell,
-        command: |_| "docker exec CONTAINER sh -c true".into(),
+        command: "docker exec CONTAINER sh -c true",
     },
     Check {
         id: "hardened",
         criterion: "runs with --cap-drop ALL --security-opt no-new-privileges",
-        criterion_ru: "работает с --cap-drop ALL --security-opt no-new-privileges",
         lab: false,
         runtime: true,
         judge: hardened,
-        command: |e| e.hardened.command.clone(),
+        command: "<hardened run>",
     },
     Check {
         id: "no-secret",
         criterion: "no SECRET in the image's env or history",
-        criterion_ru: "SECRET нет ни в env, ни в history образа",
         lab: false,
         runtime: false,
         judge: no_secret,
-        command: |e| {
-            inspect_format("{{json .Config.Env}}", e)
-                + &format!(
-                    "; docker history --no-trunc {} | grep SECRET",
-                    e.subject.image
-                )
-        },
+        command: "docker image inspect --format '{{json .Config.Env}}' <image>; docker history --no-trunc <image> | grep SECRET",
     },
     Check {
         id: "pinned-base",
         criterion: "base images pinned to a version",
-        criterion_ru: "базовые образы с закреплённой версией",
         lab: false,
         runtime: false,
         judge: pinned_base,
-        command: grep_from,
+        command: GREP_FROM,
     },
     Check {
         id: "dockerignore",
         criterion: ".dockerignore present",
-        criterion_ru: "есть .dockerignore",
         lab: false,
         runtime: false,
         judge: dockerignore,
-        command: |_| "cat .dockerignore".into(),
+        command: "cat .dockerignore",
     },
     Check {
         id: "image-name",
         criterion: "image named <login>/image-lab:<prefix>",
-        criterion_ru: "образ назван <login>/image-lab:<prefix>",
         lab: false,
         runtime: false,
         judge: image_name,
-        command: |e| inspect_format("{{json .RepoTags}}", e),
+        command: "docker image inspect --format '{{json .RepoTags}}' <image>",
     },
 ];
-
-/// The ids of every check, in report order.
-pub fn ids() -> Vec<&'static str> {
-    CHECKS.iter().map(|check| check.id).collect()
-}
 
 /// What a runtime criterion's detail says when the image did not survive `--read-only`.
 pub const WITHOUT_READ_ONLY: &str =
@@ -304,51 +248,43 @@ pub const WITHOUT_READ_ONLY: &str =
 
 /// Judges the evidence against every check.
 pub fn grade(evidence: &Evidence) -> Vec<Outcome> {
-    CHECKS
-        .iter()
-        .map(|check| {
-            let Judged(status, Words { en, ru }, mut detail) = (check.judge)(evidence);
-            if check.runtime && !evidence.judged_read_only {
-                detail = format!("{detail} ({WITHOUT_READ_ONLY})");
-            }
-            Outcome {
-                id: check.id,
-                criterion: check.criterion,
-                criterion_ru: check.criterion_ru,
-                lab: check.lab,
-                status,
-                value: en,
-                value_ru: ru,
-                detail,
-                command: (check.command)(evidence),
-            }
-        })
-        .collect()
-}
-
-/// `docker image inspect --format 'FORMAT' IMAGE`.
-fn inspect_format(format: &str, evidence: &Evidence) -> String {
-    format!(
-        "docker image inspect --format '{format}' {}",
-        evidence.subject.image
-    )
-}
-
-fn grep_from(evidence: &Evidence) -> String {
-    let path = evidence
+    let seed = &evidence.subject.seed;
+    let dockerfile = evidence
         .dockerfile
         .as_ref()
         .map_or("Dockerfile".into(), |d| d.path.display().to_string());
-    format!("grep -inE '^(FROM|COPY --from)' {path}")
-}
-
-pub fn megabytes(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1e6)
-}
-
-/// [`megabytes`] in Russian.
-pub fn megabytes_ru(bytes: u64) -> String {
-    format!("{:.1} МБ", bytes as f64 / 1e6)
+    let filled = [
+        ("<image>", evidence.subject.image.as_str()),
+        ("<dockerfile>", &dockerfile),
+        ("<port>", &evidence.port.number.to_string()),
+        ("<login>", &seed.login),
+        ("<token>", &seed.token),
+        ("<read-only run>", &evidence.read_only.command),
+        ("<hardened run>", &evidence.hardened.command),
+    ];
+    CHECKS
+        .iter()
+        .map(|check| {
+            let Judged(status, value, mut detail) = (check.judge)(evidence);
+            if check.runtime && !evidence.judged_read_only {
+                detail = format!("{detail} ({WITHOUT_READ_ONLY})");
+            }
+            let command = filled
+                .iter()
+                .fold(check.command.to_owned(), |c, (name, value)| {
+                    c.replace(name, value)
+                });
+            Outcome {
+                id: check.id,
+                criterion: check.criterion,
+                lab: check.lab,
+                status,
+                value,
+                detail,
+                command,
+            }
+        })
+        .collect()
 }
 
 /// The instructions of a Dockerfile: comments and blank lines dropped,
@@ -455,39 +391,35 @@ fn multi_stage(evidence: &Evidence) -> Judged {
 fn judge_stages(dockerfile: &str) -> Judged {
     let stages = stages(dockerfile);
     let Some((last, earlier)) = stages.split_last() else {
-        return fail("0 FROM", "the Dockerfile has no FROM");
+        return fail(words!("0 FROM"), "the Dockerfile has no FROM");
     };
     let labels: Vec<String> = earlier
         .iter()
         .enumerate()
         .map(|(i, s)| s.label(i))
         .collect();
-    let from_stages: Vec<&String> = last
+    let from_stages: Vec<&str> = last
         .copies_from
         .iter()
         .filter(|from| labels.contains(from))
+        .map(String::as_str)
         .collect();
-    let described = |final_word: &str| {
-        let mut value: Vec<String> = earlier
-            .iter()
-            .zip(&labels)
-            .map(|(stage, label)| format!("{label}: {}", stage.base))
-            .collect();
-        value.push(format!("{final_word}: {}", last.base));
-        let mut value = value.join(" -> ");
-        if !from_stages.is_empty() {
-            let sources: Vec<&str> = from_stages.iter().map(|s| s.as_str()).collect();
-            value += &format!(", COPY --from={}", sources.join(","));
-        }
-        value
+    let before: String = earlier
+        .iter()
+        .zip(&labels)
+        .map(|(stage, label)| format!("{label}: {} -> ", stage.base))
+        .collect();
+    let copies = match from_stages.is_empty() {
+        true => String::new(),
+        false => format!(", COPY --from={}", from_stages.join(",")),
     };
-    let value = || en_ru(described("final"), described("финальная"));
+    let value = words!("{}final: {}{}", before, last.base, copies);
     if earlier.is_empty() {
-        return fail(value(), "one stage: the image ships whatever built it");
+        return fail(value, "one stage: the image ships whatever built it");
     }
     if labels.contains(&last.base.to_ascii_lowercase()) {
         return fail(
-            value(),
+            value,
             format!(
                 "the final stage continues the earlier stage {:?} instead of starting from a base image of its own",
                 last.base
@@ -496,7 +428,7 @@ fn judge_stages(dockerfile: &str) -> Judged {
     }
     judge_if(
         !from_stages.is_empty(),
-        value(),
+        value,
         if from_stages.is_empty() {
             "the final stage takes nothing from an earlier stage (no COPY --from=<stage>)"
         } else {
@@ -509,7 +441,7 @@ fn size(evidence: &Evidence) -> Judged {
     let bytes = evidence.image.size;
     judge_if(
         bytes < SIZE_LIMIT_BYTES,
-        en_ru(megabytes(bytes), megabytes_ru(bytes)),
+        words!("{} MB", format!("{:.1}", bytes as f64 / 1e6)),
         format!("{bytes} bytes; the limit is {SIZE_LIMIT_BYTES}"),
     )
 }
@@ -517,14 +449,11 @@ fn size(evidence: &Evidence) -> Judged {
 fn healthcheck(evidence: &Evidence) -> Judged {
     match (&evidence.healthy, evidence.image.healthcheck()) {
         (Ok(after), Some(check)) => pass(
-            seconds("healthy after", "healthy через", *after, 1),
+            words!("healthy after {} s", format!("{:.1}", after.as_secs_f64())),
             format!("HEALTHCHECK {}", check.command()),
         ),
-        (Ok(_), None) => fail(
-            en_ru("not healthy", "не healthy"),
-            "the image has no HEALTHCHECK",
-        ),
-        (Err(why), _) => fail(en_ru("not healthy", "не healthy"), why.clone()),
+        (Ok(_), None) => fail(words!("not healthy"), "the image has no HEALTHCHECK"),
+        (Err(why), _) => fail(words!("not healthy"), why),
     }
 }
 
@@ -560,37 +489,31 @@ fn non_root(evidence: &Evidence) -> Judged {
 fn sigterm(evidence: &Evidence) -> Judged {
     let stopped = match &evidence.stopped {
         Ok(stopped) => stopped,
-        Err(why) => return fail(en_ru("not stopped", "не остановлен"), why.clone()),
+        Err(why) => return fail(words!("not stopped"), why),
     };
-    let value = || {
-        seconds(
-            &format!("exit {} after", stopped.exit_code),
-            &format!("код выхода {} через", stopped.exit_code),
-            stopped.elapsed,
-            2,
-        )
-    };
-    if matches!(stopped.exit_code, 0 | 143) && stopped.elapsed < KILL_AFTER {
-        return pass(value(), "the process exited by itself before the kill");
+    let code = stopped.exit_code;
+    let elapsed = format!("{:.2}", stopped.elapsed.as_secs_f64());
+    let value = words!("exit {} after {} s", code, elapsed);
+    if matches!(code, 0 | 143) && stopped.elapsed < KILL_AFTER {
+        return pass(value, "the process exited by itself before the kill");
     }
     let pid1 = evidence
         .processes
         .as_ref()
         .ok()
         .and_then(|processes| processes.first())
-        .map(|p| p.command.as_str())
-        .unwrap_or("?");
+        .map_or("?", |p| p.command.as_str());
     let shell = ["/bin/sh -c ", "sh -c ", "/bin/bash -c ", "bash -c "]
         .iter()
         .any(|prefix| pid1.starts_with(prefix));
     fail(
-        value(),
+        value,
         if shell {
             format!(
                 "PID 1 is a shell ({pid1:?}), which does not pass SIGTERM on: the app was killed. \
                  Use the exec form, CMD [\"...\"], or `exec` in the shell form"
             )
-        } else if stopped.exit_code == 137 {
+        } else if code == 137 {
             format!(
                 "PID 1 ({pid1:?}) did not exit on SIGTERM within {} s and was killed (137): \
                  it needs a SIGTERM handler (a process without one ignores SIGTERM as PID 1)",
@@ -613,20 +536,19 @@ fn answered(observed: &Observed) -> Result<&str, &str> {
 fn read_only(evidence: &Evidence) -> Judged {
     match (&evidence.read_only.first_answer, &evidence.lab.first_answer) {
         (Ok((after, _)), _) => pass(
-            seconds("answered after", "ответил через", *after, 2),
+            words!("answered after {} s", format!("{:.2}", after.as_secs_f64())),
             "stayed up on a read-only root and answered GET /",
         ),
-        (Err(why), Ok(_)) => fail(
-            no_answer(),
-            format!("{why}; without --read-only it answers, so it writes to its root filesystem"),
-        ),
+        (Err(why), Ok(_)) => no_answer(&format!(
+            "{why}; without --read-only it answers, so it writes to its root filesystem"
+        )),
         // The cause both runs share first (the port, say), then its own.
         (Err(why), Err(_)) => {
             let shared = evidence.unanswered.clone().unwrap_or_default();
             if *why == shared {
-                fail(no_answer(), shared)
+                no_answer(&shared)
             } else {
-                fail(no_answer(), format!("{shared}; with --read-only: {why}"))
+                no_answer(&format!("{shared}; with --read-only: {why}"))
             }
         }
     }
@@ -641,18 +563,14 @@ fn env_config(evidence: &Evidence) -> Judged {
                 seen.push(format!("Rocket={size}"))
             }
             Ok(body) => {
-                return fail(
-                    en_ru("ignored", "не учитывается"),
-                    format!("ROCKET_SIZE={size} but / answered {:?}", body.trim()),
-                );
+                let why = format!("ROCKET_SIZE={size} but / answered {:?}", body.trim());
+                return fail(words!("ignored"), why);
             }
-            Err(why) => return fail(no_answer(), why.to_owned()),
+            Err(why) => return no_answer(why),
         }
     }
-    pass(
-        en_ru("2 of 2 runs", "2 из 2 запусков"),
-        format!("same image, two values: {}", seen.join(", ")),
-    )
+    let detail = format!("same image, two values: {}", seen.join(", "));
+    pass(words!("2 of 2 runs"), detail)
 }
 
 fn labels(evidence: &Evidence) -> Judged {
@@ -676,77 +594,62 @@ fn json_field(body: &str, field: &str) -> Option<Value> {
 
 fn proof(evidence: &Evidence) -> Judged {
     let expected = evidence.subject.seed.proof(&evidence.secret);
-    match &evidence.lab.proof {
-        Ok(answer) => {
-            let proof = json_field(&answer.body, "proof");
-            let ok = answer.status == 200
-                && proof.as_ref().and_then(Value::as_str) == Some(expected.as_str());
-            judge_if(
-                ok,
-                format!("HTTP {}", answer.status),
-                if ok {
-                    "matches the HMAC computed from the seed and a random SECRET".to_owned()
-                } else {
-                    format!("expected proof {expected}, got {:?}", answer.body.trim())
-                },
-            )
-        }
-        Err(why) => fail(no_answer(), why.clone()),
-    }
+    let answer = match &evidence.lab.proof {
+        Ok(answer) => answer,
+        Err(why) => return no_answer(why),
+    };
+    let proof = json_field(&answer.body, "proof");
+    let ok =
+        answer.status == 200 && proof.as_ref().and_then(Value::as_str) == Some(expected.as_str());
+    judge_if(
+        ok,
+        format!("HTTP {}", answer.status),
+        if ok {
+            "matches the HMAC computed from the seed and a random SECRET".to_owned()
+        } else {
+            format!("expected proof {expected}, got {:?}", answer.body.trim())
+        },
+    )
 }
 
 fn health(evidence: &Evidence) -> Judged {
     match &evidence.lab.health {
-        Ok(answer) => {
-            let ok = answer.status == 200
-                && json_field(&answer.body, "status") == Some(Value::from("ok"));
-            judge_if(
-                ok,
-                format!("HTTP {}", answer.status),
-                answer.body.trim().to_owned(),
-            )
-        }
-        Err(why) => fail(no_answer(), why.clone()),
+        Ok(answer) => judge_if(
+            answer.status == 200 && json_field(&answer.body, "status") == Some(Value::from("ok")),
+            format!("HTTP {}", answer.status),
+            answer.body.trim(),
+        ),
+        Err(why) => no_answer(why),
     }
 }
 
 fn no_shell(evidence: &Evidence) -> Judged {
-    match evidence.has_shell {
-        Ok(false) => pass(en_ru("no sh", "нет sh"), "an attacker inside gets no shell"),
-        Ok(true) => fail(
-            en_ru("sh present", "есть sh"),
-            "`sh` runs inside the container",
-        ),
-        Err(ref why) => fail(en_ru("unknown", "неизвестно"), why.clone()),
+    match &evidence.has_shell {
+        Ok(false) => pass(words!("no sh"), "an attacker inside gets no shell"),
+        Ok(true) => fail(words!("sh present"), "`sh` runs inside the container"),
+        Err(why) => fail(words!("unknown"), why),
     }
 }
 
 fn hardened(evidence: &Evidence) -> Judged {
     match (&evidence.hardened.first_answer, &evidence.hardened.health) {
         (Ok(_), Ok(health)) if health.status == 200 => {
-            pass(en_ru("answers", "отвечает"), "no capability needed")
+            pass(words!("answers"), "no capability needed")
         }
-        (Err(why), _) | (_, Err(why)) => fail(no_answer(), why.clone()),
+        (Err(why), _) | (_, Err(why)) => no_answer(why),
         (_, Ok(health)) => fail(format!("HTTP {}", health.status), "GET /health failed"),
     }
 }
 
 fn no_secret(evidence: &Evidence) -> Judged {
-    let in_env = evidence
-        .image
-        .config
-        .env
-        .iter()
-        .any(|variable| variable.starts_with("SECRET="));
+    let env = &evidence.image.config.env;
+    let in_env = env.iter().any(|variable| variable.starts_with("SECRET="));
     let in_history = evidence.history.iter().any(|line| line.contains("SECRET="));
     match (in_env, in_history) {
-        (false, false) => pass(en_ru("none", "нет"), "SECRET is given only at run time"),
-        (true, _) => fail(
-            en_ru("in env", "в env"),
-            "the image sets SECRET in its environment",
-        ),
+        (false, false) => pass(words!("none"), "SECRET is given only at run time"),
+        (true, _) => fail(words!("in env"), "the image sets SECRET in its environment"),
         (_, true) => fail(
-            en_ru("in history", "в history"),
+            words!("in history"),
             "a layer was built with SECRET= (build arg or ENV)",
         ),
     }
@@ -758,30 +661,22 @@ fn pinned_base(evidence: &Evidence) -> Judged {
     };
     let stages = stages(&dockerfile.text);
     let names: Vec<_> = stages.iter().filter_map(|s| s.name.clone()).collect();
-    let bases: Vec<&String> = stages
+    let bases: Vec<&str> = stages
         .iter()
-        .map(|s| &s.base)
+        .map(|s| s.base.as_str())
         .filter(|base| *base != "scratch" && !names.contains(&base.to_ascii_lowercase()))
         .collect();
     let unpinned: Vec<_> = bases
         .iter()
         .filter(|base| {
-            let tag = base
-                .rsplit('/')
-                .next()
-                .unwrap_or(base)
-                .split_once(':')
-                .map(|(_, tag)| tag);
+            let name = base.rsplit('/').next().unwrap_or(base);
+            let tag = name.split_once(':').map(|(_, tag)| tag);
             !base.contains('@') && matches!(tag, None | Some("latest"))
         })
         .collect();
     judge_if(
         unpinned.is_empty(),
-        bases
-            .iter()
-            .map(|b| b.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
+        bases.join(", "),
         if unpinned.is_empty() {
             "every base names a version".to_owned()
         } else {
@@ -795,10 +690,9 @@ fn dockerignore(evidence: &Evidence) -> Judged {
         None => not_applicable("no Dockerfile given (--dockerfile PATH)"),
         Some(dockerfile) => judge_if(
             dockerfile.has_dockerignore,
-            if dockerfile.has_dockerignore {
-                en_ru("present", "есть")
-            } else {
-                en_ru("missing", "нет")
+            match dockerfile.has_dockerignore {
+                true => words!("present"),
+                false => words!("missing"),
             },
             "keeps target/, .git and secrets out of the build context",
         ),
@@ -832,7 +726,7 @@ mod tests {
 
     fn multi_stage_verdict(dockerfile: &str) -> (Status, String) {
         let Judged(status, value, _) = judge_stages(dockerfile);
-        (status, value.en)
+        (status, value.en())
     }
 
     #[test]

@@ -116,31 +116,15 @@ pub fn random_word(prefix: &str) -> String {
     format!("{prefix}{:016x}", hasher.finish())
 }
 
-/// The lab's `docker run` flags, with the port and `SECRET` of this grading.
-fn lab_flags(image: &str, port: u16, rocket_size: &str, secret: &str, read_only: bool) -> Run {
-    let mut run = Run::new(image)
-        .env("ROCKET_SIZE", rocket_size)
-        .env("SECRET", secret)
-        .publish(port);
-    run.read_only = read_only;
-    run
-}
-
-fn progress(started: Instant, step: &str) {
-    eprintln!("  [{:>5.1}s] {step}", started.elapsed().as_secs_f64());
-}
-
 fn text<T>(result: Result<T>) -> Result<T, String> {
     result.map_err(|error| format!("{error:#}"))
 }
 
 /// The port to probe: `given`, else the image's one exposed TCP port, else the lab's.
 pub fn choose_port(given: Option<u16>, image: &inspect::Image) -> Port {
+    let port = |number, why: String| Port { number, why };
     if let Some(number) = given {
-        return Port {
-            number,
-            why: "given with --port".into(),
-        };
+        return port(number, "given with --port".into());
     }
     let exposed: Vec<&str> = image
         .config
@@ -153,28 +137,38 @@ pub fn choose_port(given: Option<u16>, image: &inspect::Image) -> Port {
         .filter_map(|port| port.strip_suffix("/tcp")?.parse().ok())
         .collect();
     match tcp[..] {
-        [number] => Port {
+        [number] => port(
             number,
-            why: format!("the image's one exposed port (EXPOSE {number})"),
-        },
-        [] => Port {
-            number: APP_PORT,
-            why: "the lab's port: the image exposes no TCP port".into(),
-        },
-        _ => Port {
-            number: APP_PORT,
-            why: format!(
+            format!("the image's one exposed port (EXPOSE {number})"),
+        ),
+        [] => port(
+            APP_PORT,
+            "the lab's port: the image exposes no TCP port".into(),
+        ),
+        _ => port(
+            APP_PORT,
+            format!(
                 "the lab's port: the image exposes several ({}), choose one with --port",
                 exposed.join(", ")
             ),
-        },
+        ),
     }
 }
 
-impl Observed {
-    /// Waits for `container`'s first answer until `answers_by`, then asks
-    /// `/health` and `/proof`.
-    fn watch(run: &Run, container: &Container, image: &str, answers_by: Instant) -> Self {
+/// Starts the lab's three containers of one image (`lab`, `second`,
+/// `hardened`) together and waits (at most until `answers_by`) for each to
+/// answer: the `lab` one still running, and what all three showed.
+fn start_three(
+    runs: [Run; 3],
+    sandbox: &Sandbox,
+    image: &str,
+    answers_by: Instant,
+) -> Result<(Container, [Observed; 3])> {
+    let runs = runs.map(|run| sandbox.confine(run));
+    let [lab, second, hardened] = [0, 1, 2].map(|i| runs[i].start());
+    let containers = [lab?, second?, hardened?];
+    let observed = [0, 1, 2].map(|i| {
+        let (run, container) = (&runs[i], &containers[i]);
         let port = run.publish.unwrap_or(APP_PORT);
         let wait = answers_by.saturating_duration_since(Instant::now());
         let first_answer = container
@@ -195,46 +189,21 @@ impl Observed {
             health,
             proof,
         }
-    }
-}
-
-/// The lab's three containers of one image, on the same flags: the `lab`
-/// one still running, and what all three showed.
-struct Trio {
-    lab: Container,
-    observed: [Observed; 3],
-}
-
-impl Trio {
-    /// Starts `lab`, `second` and `hardened` together and waits (at most
-    /// until `answers_by`) for each to answer.
-    fn run(runs: [Run; 3], sandbox: &Sandbox, image: &str, answers_by: Instant) -> Result<Self> {
-        let runs = runs.map(|run| sandbox.confine(run));
-        let [lab, second, hardened] = [0, 1, 2].map(|i| runs[i].start());
-        let containers = [lab?, second?, hardened?];
-        let observed =
-            [0, 1, 2].map(|i| Observed::watch(&runs[i], &containers[i], image, answers_by));
-        let [lab, _second, _hardened] = containers;
-        Ok(Trio { lab, observed })
-    }
+    });
+    let [lab, _second, _hardened] = containers;
+    Ok((lab, observed))
 }
 
 impl DockerfileInfo {
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let dir = path.parent().unwrap_or(Path::new("."));
-        let has_dockerignore = dir.join(".dockerignore").is_file()
-            || path
-                .with_file_name(format!(
-                    "{}.dockerignore",
-                    path.file_name().unwrap_or_default().to_string_lossy()
-                ))
-                .is_file();
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let beside = |file: &str| path.with_file_name(file).is_file();
         Ok(DockerfileInfo {
             path: path.to_owned(),
             text,
-            has_dockerignore,
+            has_dockerignore: beside(".dockerignore") || beside(&format!("{name}.dockerignore")),
         })
     }
 }
@@ -245,6 +214,11 @@ impl Evidence {
     /// image does wrong is evidence.
     pub fn gather(subject: &Subject) -> Result<Self> {
         let started = Instant::now();
+        macro_rules! progress {
+            ($($step:tt)*) => {
+                eprintln!("  [{:>5.1}s] {}", started.elapsed().as_secs_f64(), format_args!($($step)*))
+            };
+        }
         let deadline = started + BUDGET - RESERVE;
         let image = docker::inspect_image(&subject.image)?;
         let image_id = image.id.clone();
@@ -267,60 +241,53 @@ impl Evidence {
         let secret = random_word("secret-");
         let rocket_sizes = [random_word("Rocket"), random_word("Rocket")];
         let trio_runs = |read_only: bool| {
-            let lab = lab_flags(&image_id, port.number, &rocket_sizes[0], &secret, read_only);
-            let second = lab_flags(&image_id, port.number, &rocket_sizes[1], &secret, read_only);
+            let run = |rocket_size: &str| {
+                let run = Run::new(&image_id)
+                    .env("ROCKET_SIZE", rocket_size)
+                    .env("SECRET", &secret)
+                    .publish(port.number);
+                Run { read_only, ..run }
+            };
+            let lab = run(&rocket_sizes[0]);
             let hardened = Run {
                 hardened: true,
                 ..lab.clone()
             };
-            [lab, second, hardened]
+            [lab, run(&rocket_sizes[1]), hardened]
         };
         let answers_by = || (Instant::now() + FIRST_ANSWER_WITHIN).min(deadline);
 
         let sandbox = Sandbox::create()?;
-        progress(
-            started,
-            &format!(
-                "port {}: {}; sandbox: {}",
-                port.number,
-                port.why,
-                sandbox::shown()
-            ),
+        progress!(
+            "port {}: {}; sandbox: {}",
+            port.number,
+            port.why,
+            sandbox::shown()
         );
-        progress(
-            started,
+        progress!(
             "starting 3 containers with the lab's flags (--read-only; two ROCKET_SIZE values, one hardened too), \
              waiting for answers on / (at most 30 s)",
         );
-        let mut trio = Trio::run(trio_runs(true), &sandbox, &subject.image, answers_by())?;
-        let read_only = trio.observed[0].clone();
+        let mut trio = start_three(trio_runs(true), &sandbox, &subject.image, answers_by())?;
+        let read_only = trio.1[0].clone();
         let judged_read_only = read_only.first_answer.is_ok();
         if !judged_read_only {
-            progress(
-                started,
+            progress!(
                 "the --read-only container did not answer: the other criteria are judged on 3 containers \
                  without --read-only (at most 30 s)",
             );
             drop(trio);
-            trio = Trio::run(trio_runs(false), &sandbox, &subject.image, answers_by())?;
+            trio = start_three(trio_runs(false), &sandbox, &subject.image, answers_by())?;
         }
-        let Trio {
-            lab,
-            observed: [lab_observed, second, hardened],
-        } = trio;
+        let (lab, [lab_observed, second, hardened]) = trio;
         let unanswered = lab_observed.first_answer.as_ref().err().cloned();
 
         let healthy = if let Some(check) = image.healthcheck() {
             let wait = check
                 .schedule()
                 .min(deadline.saturating_duration_since(Instant::now()));
-            progress(
-                started,
-                &format!(
-                    "waiting for the healthcheck to report healthy (at most {:.0} s)",
-                    wait.as_secs_f64()
-                ),
-            );
+            let at_most = wait.as_secs_f64();
+            progress!("waiting for the healthcheck to report healthy (at most {at_most:.0} s)");
             text(lab.wait_healthy(wait))
         } else {
             Err("the image has no HEALTHCHECK".to_owned())
@@ -334,7 +301,7 @@ impl Evidence {
             lab.exec_within(&["sh", "-c", "true"], EXEC_WITHIN)
                 .map(|out| out.status.success()),
         );
-        progress(started, "docker stop (the kill comes after 10 s)");
+        progress!("docker stop (the kill comes after 10 s)");
         let stopped = if lab.is_running() {
             text(lab.stop(KILL_AFTER))
         } else {
@@ -342,7 +309,7 @@ impl Evidence {
         };
         drop(lab);
         drop(sandbox);
-        progress(started, "done");
+        progress!("done");
         Ok(Evidence {
             subject: subject.clone(),
             image,

@@ -54,26 +54,13 @@ impl Sandbox {
 
 /// The `docker run` options that confine a container to `network`.
 pub fn options(network: &str) -> Vec<String> {
-    [
-        "--network",
-        network,
-        "--memory",
-        MEMORY,
-        "--memory-swap",
-        MEMORY,
-        "--pids-limit",
-        PIDS,
-        "--cpus",
-        CPUS,
-        "--log-driver",
-        "json-file",
-        "--log-opt",
-        &format!("max-size={LOG_SIZE}"),
-        "--log-opt",
-        "max-file=1",
-    ]
+    format!(
+        "--network {network} --memory {MEMORY} --memory-swap {MEMORY} --pids-limit {PIDS} --cpus {CPUS} \
+         --log-driver json-file --log-opt max-size={LOG_SIZE} --log-opt max-file=1"
+    )
+    .split(' ')
     .map(str::to_owned)
-    .into()
+    .collect()
 }
 
 /// The options as shown once in a grade: `--network NETWORK --memory 512m ...`.
