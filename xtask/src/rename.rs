@@ -94,6 +94,26 @@ pub const PLACES: &[(&str, &str, &str)] = &[
     ("deploy/k8s/poddisruptionbudget.yaml", "image-lab", "{name}"),
     ("deploy/k8s/networkpolicy.yaml", "image-lab", "{name}"),
     ("docs/deploy.md", "image-lab", "{name}"),
+    (
+        "tests/tests/image.rs",
+        "(\"org.opencontainers.image.title\", \"image-lab\")",
+        "(\"org.opencontainers.image.title\", \"{name}\")",
+    ),
+    (
+        "tests/tests/image.rs",
+        "/image-lab:compose",
+        "/{name}:compose",
+    ),
+    (
+        "tests/tests/deploy.rs",
+        "\"image-lab-secret\"",
+        "\"{name}-secret\"",
+    ),
+    (
+        "tests/tests/deploy.rs",
+        "local/image-lab:dev",
+        "local/{name}:dev",
+    ),
     ("README.md", "# image-lab:", "# {name}:"),
     ("README.md", "namespace image-lab", "namespace {name}"),
     (
