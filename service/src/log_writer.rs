@@ -7,18 +7,35 @@
 //! 20 % in a container, where every write crosses a pipe to the log
 //! driver); when idle, each line is written as soon as it is appended.
 //!
+//! Waking a thread costs a system call and a context switch, far more than
+//! a request line's formatting, and in a container every `write` is a trip
+//! through a pipe to Docker's log driver: so the writer is woken only when
+//! it sleeps, and after each batch it waits [`GATHER`] for more lines before
+//! it goes to sleep. Measured on the image (wrk, 16 connections,
+//! `GET /health`, 2 cores, json-file log driver, one run each): waking the
+//! writer for every line it had found none for, 37.5k requests/s; gathering
+//! for 200 µs, 53–64k; for 1 ms, 73–75k; with request lines off, 89–91k.
+//!
 //! Hand-written rather than tracing-appender's non-blocking writer: that one
 //! sends every line as a `Vec` of its own through a channel (an allocation
-//! and a copy per line); appending to one reused buffer under a lock costs a
-//! fraction of that, which matters on a path taken by every request.
+//! and a copy per line) and wakes its writer for it; appending to one reused
+//! buffer under a lock costs a fraction of that, on a path every request
+//! takes.
 
 use std::io::{self, Write};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
 /// Bytes that may wait for the writer; a thread that would queue more waits
 /// instead (nothing is dropped), as it would on a slow stdout.
 const QUEUE_LIMIT: usize = 256 * 1024;
+
+/// How long the writer waits for more lines after a batch, awake (no thread
+/// has to wake it), before it sleeps until the next line. Under load lines
+/// arrive every few microseconds; no one waits for a log line a millisecond.
+/// When idle a line is written at once: the writer is asleep, and woken.
+const GATHER: Duration = Duration::from_millis(1);
 
 #[derive(Default)]
 struct Queue {
@@ -33,6 +50,10 @@ struct Queue {
 struct Pending {
     bytes: Vec<u8>,
     closed: bool,
+    /// The writer sleeps on `arrived`: the next line must wake it.
+    writer_asleep: bool,
+    /// Threads waiting on `taken` for room.
+    waiting_for_room: usize,
 }
 
 impl Queue {
@@ -78,10 +99,12 @@ impl LogWriter {
         let queue = &*self.0;
         let mut pending = queue.lock();
         while pending.bytes.len() >= QUEUE_LIMIT && !pending.closed {
+            pending.waiting_for_room += 1;
             pending = queue
                 .taken
                 .wait(pending)
                 .unwrap_or_else(PoisonError::into_inner);
+            pending.waiting_for_room -= 1;
         }
         if pending.closed {
             // After the guard: nobody writes the queue any more.
@@ -89,10 +112,9 @@ impl LogWriter {
             write_out(lines);
             return;
         }
-        let wakes_writer = pending.bytes.is_empty();
         pending.bytes.extend_from_slice(lines);
+        let wakes_writer = std::mem::take(&mut pending.writer_asleep);
         drop(pending);
-        // A writer with lines still to take is awake already.
         if wakes_writer {
             queue.arrived.notify_one();
         }
@@ -103,7 +125,13 @@ fn write_until_closed(queue: &Queue) {
     let mut batch = Vec::new();
     loop {
         let mut pending = queue.lock();
+        if pending.bytes.is_empty() && !pending.closed {
+            drop(pending);
+            thread::sleep(GATHER);
+            pending = queue.lock();
+        }
         while pending.bytes.is_empty() && !pending.closed {
+            pending.writer_asleep = true;
             pending = queue
                 .arrived
                 .wait(pending)
@@ -113,8 +141,11 @@ fn write_until_closed(queue: &Queue) {
             return; // closed, and everything written
         }
         std::mem::swap(&mut pending.bytes, &mut batch);
+        let room_awaited = pending.waiting_for_room > 0;
         drop(pending);
-        queue.taken.notify_all();
+        if room_awaited {
+            queue.taken.notify_all();
+        }
         write_out(&batch);
         batch.clear();
     }
