@@ -11,9 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use xtask::cleanup::{Guard, Resource};
-use xtask::rename::{PLACES, rename};
-
-const NEW: &str = "orders-api";
+use xtask::rename::{PLACES, current_names, rename};
 
 fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -88,6 +86,13 @@ fn cargo(copy: &Path, args: &[&str]) -> String {
 #[test]
 fn rename_refuses_bad_names_and_edited_trees_then_renames_a_tree_that_builds() {
     let (copy, _removed_at_the_end) = copy_of_repository();
+    let (project, package) = current_names(&copy).expect("the tree's names");
+    // The template's names, or a fork's: either way, a name it does not have yet.
+    let new = if project == "orders-api" {
+        "renamed-api"
+    } else {
+        "orders-api"
+    };
     let before = snapshot(&copy);
 
     for bad in ["Orders", "9lives", "orders_api", "-api", "fn", "xtask", ""] {
@@ -101,66 +106,67 @@ fn rename_refuses_bad_names_and_edited_trees_then_renames_a_tree_that_builds() {
     assert!(snapshot(&copy) == before, "a bad name changed files");
 
     // A tree edited where the command expects a name: refused, untouched.
-    let compose = copy.join("compose.yml");
-    let original = std::fs::read_to_string(&compose).unwrap();
-    std::fs::write(
-        &compose,
-        original.replace("name: image-lab", "name: edited"),
-    )
-    .unwrap();
+    let namespace = copy.join("deploy/k8s/namespace.yaml");
+    let original = std::fs::read_to_string(&namespace).unwrap();
+    std::fs::write(&namespace, original.replace(&project, "edited")).unwrap();
     let edited = snapshot(&copy);
-    let error = rename(&copy, NEW).expect_err("an edited tree").to_string();
-    assert!(error.starts_with("compose.yml no longer holds"), "{error}");
+    let error = rename(&copy, new).expect_err("an edited tree").to_string();
+    assert!(
+        error.starts_with("deploy/k8s/namespace.yaml no longer holds"),
+        "{error}"
+    );
     assert!(snapshot(&copy) == edited, "a refused rename changed files");
-    std::fs::write(&compose, original).unwrap();
+    std::fs::write(&namespace, original).unwrap();
 
-    let changes = rename(&copy, NEW).expect("rename");
+    let changes = rename(&copy, new).expect("rename");
     assert!(changes.len() >= PLACES.len(), "{changes:#?}");
-    for &(path, old, new) in PLACES {
+    for &(path, old, renamed) in PLACES {
+        let old = old
+            .replace("{project}", &project)
+            .replace("{package}", &package);
         let text = std::fs::read_to_string(copy.join(path)).unwrap();
-        assert!(!text.contains(old), "{path} still holds {old:?}");
+        assert!(!text.contains(&old), "{path} still holds {old:?}");
         assert!(
-            text.contains(&new.replace("{name}", NEW)),
-            "{path}: {new:?}"
+            text.contains(&renamed.replace("{name}", new)),
+            "{path}: {renamed:?}"
         );
     }
+    assert_eq!(
+        current_names(&copy).unwrap(),
+        (new.to_owned(), new.to_owned())
+    );
     for lock in ["Cargo.lock", "xtask/Cargo.lock"] {
         let text = std::fs::read_to_string(copy.join(lock)).unwrap();
-        assert!(text.contains("name = \"orders-api\""), "{lock}");
-        assert!(!text.contains("name = \"service\""), "{lock}");
+        assert!(text.contains(&format!("name = \"{new}\"")), "{lock}");
+        assert!(!text.contains(&format!("name = \"{package}\"")), "{lock}");
     }
 
     // The tree builds from its lock files as they are (the image builds with --locked too).
     cargo(&copy, &["build", "--locked"]);
-    let binary = repository().join("target/rename-test/debug/orders-api");
+    let binary = repository().join("target/rename-test/debug").join(new);
     let version = run(Command::new(&binary).arg("--version"));
-    assert_eq!(version.trim(), "orders-api 0.1.0");
+    assert_eq!(version.trim(), format!("{new} 0.1.0"));
     cargo(&copy, &["test", "--locked"]);
-    cargo(
-        &copy,
-        &[
-            "metadata",
-            "--locked",
-            "--format-version",
-            "1",
-            "--manifest-path",
-            "xtask/Cargo.toml",
-        ],
-    );
+    let tooling = [
+        "metadata",
+        "--locked",
+        "--format-version",
+        "1",
+        "--manifest-path",
+        "xtask/Cargo.toml",
+    ];
+    cargo(&copy, &tooling);
 
     let rendered = run(Command::new("kubectl")
         .arg("kustomize")
         .arg(copy.join("deploy/k8s")));
-    assert!(!rendered.contains("image-lab"), "{rendered}");
+    assert!(!rendered.contains(&project), "{rendered}");
     for renamed in [
-        "  name: orders-api\n",
-        "  namespace: orders-api\n",
-        "name: orders-api-secret\n",
+        format!("  name: {new}\n"),
+        format!("  namespace: {new}\n"),
+        format!("name: {new}-secret\n"),
+        format!("image: local/{new}:dev\n"),
     ] {
-        assert!(rendered.contains(renamed), "{renamed:?} in\n{rendered}");
+        assert!(rendered.contains(&renamed), "{renamed:?} in\n{rendered}");
     }
-    assert!(
-        rendered.contains("image: local/orders-api:dev"),
-        "{rendered}"
-    );
 }

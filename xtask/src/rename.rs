@@ -1,6 +1,7 @@
 //! `cargo xtask rename NEW_NAME`: a fork takes its own name.
 //!
-//! The template is the project `image-lab` with the package `service`. Both
+//! The template is the project `image-lab` with the package `service` (a
+//! fork renamed once has its own names; it can be renamed again). Both
 //! become NEW_NAME wherever they name the product: the package and its
 //! binary, the image and the Compose project, the OCI title label, the
 //! Kubernetes objects, the README's title and commands. What belongs to the
@@ -10,8 +11,7 @@
 //! `[lib]`), so no `use service::...` changes.
 //!
 //! Every place is an exact text in a named file, checked before anything is
-//! written: a tree that was edited or renamed already gets a one-line error
-//! and stays as it was.
+//! written: a tree edited there gets a one-line error and stays as it was.
 
 use std::path::Path;
 
@@ -27,188 +27,157 @@ pub struct Args {
     pub name: String,
 }
 
-/// The places the names are: file, text, and the text it becomes (`{name}`
-/// is the new name).
+/// The places the names are: file, text, and the text it becomes; `{project}`
+/// and `{package}` are the current names, `{name}` the new one.
 pub const PLACES: &[(&str, &str, &str)] = &[
     (
         "service/Cargo.toml",
-        "[package]\nname = \"service\"",
+        "[package]\nname = \"{package}\"",
         "[package]\nname = \"{name}\"",
     ),
     (
         "service/Cargo.toml",
-        "[[bin]]\nname = \"service\"",
+        "[[bin]]\nname = \"{package}\"",
         "[[bin]]\nname = \"{name}\"",
     ),
     (
         "service/tests/support/mod.rs",
-        "CARGO_BIN_EXE_service",
+        "CARGO_BIN_EXE_{package}",
         "CARGO_BIN_EXE_{name}",
     ),
     (
         "tests/Cargo.toml",
-        "service = { path = \"../service\" }",
-        "service = { path = \"../service\", package = \"{name}\" }",
+        "package = \"{package}\" }",
+        "package = \"{name}\" }",
     ),
-    ("Dockerfile", "-t alice/image-lab:", "-t alice/{name}:"),
+    ("Dockerfile", "-t alice/{project}:", "-t alice/{name}:"),
     (
         "Dockerfile",
-        "image-lab service:/nonexistent",
+        "{project} service:/nonexistent",
         "{name} service:/nonexistent",
     ),
-    ("Dockerfile", "id=image-lab-target", "id={name}-target"),
-    ("Dockerfile", "-p service ", "-p {name} "),
-    ("Dockerfile", "release/service\"", "release/{name}\""),
+    ("Dockerfile", "id={project}-target", "id={name}-target"),
+    ("Dockerfile", "-p {package} ", "-p {name} "),
+    ("Dockerfile", "release/{package}\"", "release/{name}\""),
     (
         "Dockerfile",
-        "image.title=\"image-lab\"",
+        "image.title=\"{project}\"",
         "image.title=\"{name}\"",
     ),
-    ("Dockerfile.naive", "-p service", "-p {name}"),
+    ("Dockerfile.naive", "-p {package}", "-p {name}"),
     (
         "Dockerfile.naive",
-        "target/release/service\"",
+        "target/release/{package}\"",
         "target/release/{name}\"",
     ),
-    ("compose.yml", "name: image-lab", "name: {name}"),
+    ("compose.yml", "name: {project}", "name: {name}"),
     (
         "compose.yml",
-        "are image-lab-service-1",
+        "are {project}-service-1",
         "are {name}-service-1",
     ),
     (
         "compose.yml",
-        "/image-lab:${LAB_PREFIX",
+        "/{project}:${LAB_PREFIX",
         "/{name}:${LAB_PREFIX",
     ),
-    ("compose.yml", "local/image-lab:dev", "local/{name}:dev"),
+    ("compose.yml", "local/{project}:dev", "local/{name}:dev"),
     (
         ".env.example",
-        "repository: <login>/image-lab",
+        "repository: <login>/{project}",
         "repository: <login>/{name}",
     ),
-    ("deploy/k8s/kustomization.yaml", "image-lab", "{name}"),
-    ("deploy/k8s/namespace.yaml", "image-lab", "{name}"),
-    ("deploy/k8s/deployment.yaml", "image-lab", "{name}"),
-    ("deploy/k8s/service.yaml", "image-lab", "{name}"),
-    ("deploy/k8s/poddisruptionbudget.yaml", "image-lab", "{name}"),
-    ("deploy/k8s/networkpolicy.yaml", "image-lab", "{name}"),
-    ("docs/deploy.md", "image-lab", "{name}"),
+    ("deploy/k8s/kustomization.yaml", "{project}", "{name}"),
+    ("deploy/k8s/namespace.yaml", "{project}", "{name}"),
+    ("deploy/k8s/deployment.yaml", "{project}", "{name}"),
+    ("deploy/k8s/service.yaml", "{project}", "{name}"),
+    ("deploy/k8s/poddisruptionbudget.yaml", "{project}", "{name}"),
+    ("deploy/k8s/networkpolicy.yaml", "{project}", "{name}"),
+    ("docs/deploy.md", "{project}", "{name}"),
     (
         "tests/tests/image.rs",
-        "(\"org.opencontainers.image.title\", \"image-lab\")",
+        "(\"org.opencontainers.image.title\", \"{project}\")",
         "(\"org.opencontainers.image.title\", \"{name}\")",
     ),
     (
         "tests/tests/image.rs",
-        "/image-lab:compose",
+        "/{project}:compose",
         "/{name}:compose",
     ),
     (
         "tests/tests/deploy.rs",
-        "\"image-lab-secret\"",
+        "\"{project}-secret\"",
         "\"{name}-secret\"",
     ),
     (
         "tests/tests/deploy.rs",
-        "local/image-lab:dev",
+        "local/{project}:dev",
         "local/{name}:dev",
     ),
-    ("README.md", "# image-lab:", "# {name}:"),
-    ("README.md", "namespace image-lab", "namespace {name}"),
+    ("README.md", "# {project}:", "# {name}:"),
+    ("README.md", "namespace {project}", "namespace {name}"),
     (
         "README.md",
-        "-n image-lab create secret generic image-lab-secret",
+        "-n {project} create secret generic {project}-secret",
         "-n {name} create secret generic {name}-secret",
     ),
-    ("README.md", "local/image-lab:dev", "local/{name}:dev"),
-    ("README.md", "cargo run -p service", "cargo run -p {name}"),
+    ("README.md", "local/{project}:dev", "local/{name}:dev"),
+    ("README.md", "cargo run -p {package}", "cargo run -p {name}"),
 ];
 
 /// Names cargo refuses for a package (Rust keywords and the standard
-/// crates), and the tooling's own packages.
-const RESERVED: &[&str] = &[
-    "abstract",
-    "alloc",
-    "as",
-    "async",
-    "await",
-    "bare-actix",
-    "become",
-    "box",
-    "break",
-    "const",
-    "continue",
-    "core",
-    "crate",
-    "do",
-    "dyn",
-    "e2e",
-    "else",
-    "enum",
-    "extern",
-    "false",
-    "final",
-    "fn",
-    "for",
-    "gen",
-    "if",
-    "impl",
-    "in",
-    "let",
-    "loop",
-    "macro",
-    "match",
-    "mod",
-    "move",
-    "mut",
-    "override",
-    "priv",
-    "proc-macro",
-    "pub",
-    "ref",
-    "return",
-    "self",
-    "service",
-    "static",
-    "std",
-    "struct",
-    "super",
-    "test",
-    "trait",
-    "true",
-    "try",
-    "type",
-    "typeof",
-    "unsafe",
-    "unsized",
-    "use",
-    "virtual",
-    "where",
-    "while",
-    "xtask",
-    "yield",
-];
+/// crates), and the tooling's own packages and the library's name.
+const RESERVED: &str = "abstract alloc as async await bare-actix become box break const continue core \
+    crate do dyn e2e else enum extern false final fn for gen if impl in let loop macro match mod move \
+    mut override priv proc-macro pub ref return self service static std struct super test trait true \
+    try type typeof unsafe unsized use virtual where while xtask yield";
 
 pub fn run(args: &Args) -> Result<()> {
     let root = crate::project_root();
+    let (project, package) = current_names(&root)?;
     for change in rename(&root, &args.name)? {
         println!("{change}");
     }
     println!(
-        "renamed image-lab (package service) to {0}; next: cargo build, cargo xtask test, docker compose up --build \
-         (see README: Start your own service from this)",
+        "renamed {project} (package {package}) to {0}; next: cargo build, cargo xtask test, \
+         docker compose up --build (README: Start your own service from this)",
         args.name
     );
     Ok(())
 }
 
-/// Renames the tree at `root`; one line per place changed.
+/// The project's name (compose.yml's `name:`) and the package's.
+pub fn current_names(root: &Path) -> Result<(String, String)> {
+    let value_after = |path: &str, key: &str| -> Result<String> {
+        let text = std::fs::read_to_string(root.join(path))
+            .with_context(|| format!("cannot read {path}"))?;
+        let rest = text.split_once(key).map(|(_, rest)| rest);
+        let value = rest.and_then(|rest| rest.split(['"', '\n']).next());
+        value
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .with_context(|| format!("{path} holds no {key:?}: rename by hand"))
+    };
+    Ok((
+        value_after("compose.yml", "\nname: ")?,
+        value_after("service/Cargo.toml", "[package]\nname = \"")?,
+    ))
+}
+
+/// Renames the tree at `root` from its current names to `name`; one line
+/// per place changed.
 pub fn rename(root: &Path, name: &str) -> Result<Vec<String>> {
     check(name)?;
+    let (project, package) = current_names(root)?;
+    if project == name && package == name {
+        bail!("the project and its package are named {name:?} already");
+    }
     let mut files: Vec<(&str, String)> = Vec::new();
     let mut changes = Vec::new();
     for &(path, old, new) in PLACES {
+        let old = old
+            .replace("{project}", &project)
+            .replace("{package}", &package);
         let new = new.replace("{name}", name);
         if !files.iter().any(|(p, _)| *p == path) {
             let text = std::fs::read_to_string(root.join(path))
@@ -220,13 +189,11 @@ pub fn rename(root: &Path, name: &str) -> Result<Vec<String>> {
             .find(|(p, _)| *p == path)
             .expect("read above")
             .1;
-        let count = text.matches(old).count();
+        let count = text.matches(&old).count();
         if count == 0 {
-            bail!(
-                "{path} no longer holds {old:?}: renamed already, or edited; nothing was changed"
-            );
+            bail!("{path} no longer holds {old:?}: edited since; nothing was changed");
         }
-        *text = text.replace(old, &new);
+        *text = text.replace(&old, &new);
         changes.push(format!("{path}: {old:?} -> {new:?} ({count}x)"));
     }
     for (path, text) in &files {
@@ -268,7 +235,7 @@ fn check(name: &str) -> Result<()> {
              end with a letter or digit, at most 40 characters (e.g. orders-api)"
         );
     }
-    if RESERVED.contains(&name) {
+    if RESERVED.split_whitespace().any(|reserved| reserved == name) {
         bail!(
             "{name:?} is reserved (a Rust keyword, a standard crate or a package of this repository)"
         );
