@@ -23,6 +23,13 @@
 //! | of which `serde_json`'s escaper, through the generic visitor | 3,310 |
 //! | of which the visitor's `record_str` / `record_u64` (a `serde_json` map) | 2,700 / 2,130 |
 //! | this service, the line written here (now) | 18,700 (1.20x bare) |
+//! | of which the line (the difference with lines off) | 1,200 |
+//! | of which [`crate::log_writer`]'s `write_out` (a `write` per line when idle) | 230 |
+//!
+//! After, no other function of the line reaches 1 % of the profile: the
+//! formatting is inlined into the middleware. (Counted with a client that
+//! sends only `Host`; `cargo xtask bench` counts with ureq's requests, two
+//! headers more: 19.6k against the bare server's 16.7k, the same ratio.)
 //!
 //! So: the fields are known and written in order; strings go through
 //! `serde_json`'s escaper on their own, numbers through `itoa`; the date and
