@@ -1,6 +1,6 @@
 //! Logging: where log lines go, in which format, and the one line per request.
 //!
-//! Logs only ever go to stdout, through the queue of [`crate::log_writer`]:
+//! Logs only ever go to stdout, through the queue of `log_writer.rs`:
 //! the service never writes to the filesystem, so it runs unchanged on a
 //! read-only root.
 
