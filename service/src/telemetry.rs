@@ -174,6 +174,9 @@ mod tests {
         }
     }
 
+    /// Any method and path stay one line of valid JSON, the very line
+    /// tracing-subscriber wrote: quotes, backslashes, control bytes, what a
+    /// client's bytes that are not UTF-8 become once decoded lossily.
     #[test]
     fn the_request_line_is_tracing_subscribers_line_byte_for_byte() {
         let not_utf8 = String::from_utf8_lossy(b"/\xff\xfe").into_owned();
@@ -181,15 +184,24 @@ mod tests {
             "/health",
             "/q\"uo\"te",
             "/back\\slash",
-            "/ctl\u{0}\u{1b}\n\t",
+            "/ctl\u{0}\u{1}\u{8}\u{c}\u{1b}\n\r\t\u{1f}\u{7f}",
             "/é🚀",
             &not_utf8,
         ];
-        for path in paths {
-            let expected = through_tracing("GET", path, 200, 41);
+        for (method, path) in ["GET", "M\"E\\T"]
+            .into_iter()
+            .flat_map(|m| paths.map(|p| (m, p)))
+        {
+            let expected = through_tracing(method, path, 200, 41);
             let mut ours = Vec::new();
-            request_line::write(&mut ours, SystemTime::now(), "GET", path, 200, 41);
+            request_line::write(&mut ours, SystemTime::now(), method, path, 200, 41);
             let ours = String::from_utf8(ours).unwrap();
+            assert_eq!(ours.matches('\n').count(), 1, "{ours:?}");
+            let parsed: Value = serde_json::from_str(&ours).expect("valid JSON");
+            assert_eq!(
+                (parsed["method"].as_str(), parsed["path"].as_str()),
+                (Some(method), Some(path))
+            );
             // The same bytes, but for the instant in the timestamp.
             let timestamp =
                 |line: &str| serde_json::from_str::<Value>(line).unwrap()["timestamp"].clone();
@@ -197,7 +209,7 @@ mod tests {
             assert_eq!(
                 ours.replacen(our_time.as_str().unwrap(), "T", 1),
                 expected.replacen(expected_time.as_str().unwrap(), "T", 1),
-                "{path:?}"
+                "{method:?} {path:?}"
             );
             assert_eq!(
                 our_time.as_str().unwrap().len(),
