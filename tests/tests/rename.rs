@@ -120,6 +120,10 @@ fn rename_refuses_bad_names_and_edited_trees_then_renames_a_tree_that_builds() {
 
     let changes = rename(&copy, new).expect("rename");
     assert!(changes.len() >= PLACES.len(), "{changes:#?}");
+    assert_eq!(
+        changes.last(),
+        Some(&format!("renamed {project} (package {package}) to {new}"))
+    );
     for &(path, old, renamed) in PLACES {
         let old = old
             .replace("{project}", &project)

@@ -13,6 +13,8 @@
 //! Every place is an exact text in a named file, checked before anything is
 //! written: a tree edited there gets a one-line error and stays as it was.
 
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -133,15 +135,12 @@ const RESERVED: &str = "abstract alloc as async await bare-actix become box brea
     try type typeof unsafe unsized use virtual where while xtask yield";
 
 pub fn run(args: &Args) -> Result<()> {
-    let root = crate::project_root();
-    let (project, package) = current_names(&root)?;
-    for change in rename(&root, &args.name)? {
-        println!("{change}");
+    for line in rename(&crate::project_root(), &args.name)? {
+        println!("{line}");
     }
     println!(
-        "renamed {project} (package {package}) to {0}; next: cargo build, cargo xtask test, \
-         docker compose up --build (README: Start your own service from this)",
-        args.name
+        "next: cargo build, cargo xtask test, docker compose up --build \
+         (README: Start your own service from this)"
     );
     Ok(())
 }
@@ -164,31 +163,29 @@ pub fn current_names(root: &Path) -> Result<(String, String)> {
     ))
 }
 
-/// Renames the tree at `root` from its current names to `name`; one line
-/// per place changed.
+/// Renames the tree at `root` from its current names to `name`: one line
+/// per place changed, then one saying from what to what.
 pub fn rename(root: &Path, name: &str) -> Result<Vec<String>> {
     check(name)?;
     let (project, package) = current_names(root)?;
     if project == name && package == name {
         bail!("the project and its package are named {name:?} already");
     }
-    let mut files: Vec<(&str, String)> = Vec::new();
+    // Each file read once, and written only once every place is found.
+    let mut files: BTreeMap<&str, String> = BTreeMap::new();
     let mut changes = Vec::new();
     for &(path, old, new) in PLACES {
         let old = old
             .replace("{project}", &project)
             .replace("{package}", &package);
         let new = new.replace("{name}", name);
-        if !files.iter().any(|(p, _)| *p == path) {
-            let text = std::fs::read_to_string(root.join(path))
-                .with_context(|| format!("cannot read {path}"))?;
-            files.push((path, text));
-        }
-        let text = &mut files
-            .iter_mut()
-            .find(|(p, _)| *p == path)
-            .expect("read above")
-            .1;
+        let text = match files.entry(path) {
+            Entry::Occupied(read) => read.into_mut(),
+            Entry::Vacant(unread) => unread.insert(
+                std::fs::read_to_string(root.join(path))
+                    .with_context(|| format!("cannot read {path}"))?,
+            ),
+        };
         let count = text.matches(&old).count();
         if count == 0 {
             bail!("{path} no longer holds {old:?}: edited since; nothing was changed");
@@ -218,6 +215,7 @@ pub fn rename(root: &Path, name: &str) -> Result<Vec<String>> {
             manifest.replace("toml", "lock")
         ));
     }
+    changes.push(format!("renamed {project} (package {package}) to {name}"));
     Ok(changes)
 }
 
