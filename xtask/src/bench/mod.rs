@@ -17,7 +17,7 @@ mod setup;
 mod wrk;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -653,7 +653,8 @@ pub fn run(args: &Args) -> Result<()> {
         .filter(|p| matches!(p.kind, Kind::Service | Kind::BareActix))
     {
         let program = peers.rust_program(peer.kind);
-        let shown = Path::new("target/release").join(program.file_name().unwrap_or_default());
+        // Shown as the peers' own commands are: from the repository's root.
+        let shown = program.strip_prefix(&peers.root).unwrap_or(&program);
         let count = callgrind::instructions_per_request(&program)
             .with_context(|| format!("callgrind of {}", peer.name))?;
         progress.say(format!(
@@ -664,7 +665,7 @@ pub fn run(args: &Args) -> Result<()> {
         let [fewer, more] = callgrind::REQUESTS;
         report.commands.push(format!(
             "{}   # {fewer}, then {more} keep-alive GET /health",
-            callgrind::command(&shown, "$PORT").shown()
+            callgrind::command(shown, "$PORT").shown()
         ));
     }
     for figure in &mut report.figures {
