@@ -35,7 +35,7 @@ const QUEUE_LIMIT: usize = 256 * 1024;
 /// has to wake it), before it sleeps until the next line. Under load lines
 /// arrive every few microseconds; no one waits for a log line a millisecond.
 /// When idle a line is written at once: the writer is asleep, and woken.
-const GATHER: Duration = Duration::from_millis(1);
+const GATHER: Duration = Duration::from_millis(5);
 
 #[derive(Default)]
 struct Queue {

@@ -95,7 +95,19 @@ pub fn write(
 /// `text` as a JSON string, quotes included, escaped as `serde_json` (and so
 /// tracing-subscriber) escapes it.
 fn json_string(line: &mut Vec<u8>, text: &str) {
-    serde_json::to_writer(line, text).expect("a str serializes into a Vec");
+    // serde_json escapes `"`, `\\` and control bytes, nothing else. Methods
+    // and paths rarely hold one: copied as they are, they cost a tenth of
+    // the escaper's 220 instructions.
+    if text
+        .bytes()
+        .all(|byte| byte >= 0x20 && byte != b'"' && byte != b'\\')
+    {
+        line.push(b'"');
+        line.extend_from_slice(text.as_bytes());
+        line.push(b'"');
+    } else {
+        serde_json::to_writer(line, text).expect("a str serializes into a Vec");
+    }
 }
 
 /// Zero-padded, as the six digits after the second's dot.

@@ -87,21 +87,15 @@ async fn index(state: web::Data<AppState>) -> HttpResponse {
 }
 
 async fn health(state: web::Data<AppState>) -> HttpResponse {
-    #[derive(Serialize)]
-    struct Health {
-        status: &'static str,
-        uptime: f64,
-    }
     // Python's round(x, 2); serde_json then writes 3.0 rather than 3, as Flask does.
     let uptime = (state.started.elapsed().as_secs_f64() * 100.0).round() / 100.0;
-    respond(
-        StatusCode::OK,
-        JSON,
-        json_line(&Health {
-            status: "ok",
-            uptime,
-        }),
-    )
+    // The one body made per request, so only its number is serialized: the
+    // rest is fixed (a struct through serde_json costs 400 instructions more).
+    let mut body = Vec::with_capacity(40);
+    body.extend_from_slice(br#"{"status":"ok","uptime":"#);
+    serde_json::to_writer(&mut body, &uptime).expect("an f64 serializes into a Vec");
+    body.extend_from_slice(b"}\n");
+    respond(StatusCode::OK, JSON, Bytes::from(body))
 }
 
 async fn ready(state: web::Data<AppState>) -> HttpResponse {

@@ -18,11 +18,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use actix_web::Error;
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::dev::{ServerHandle, ServiceResponse};
 use actix_web::http::ConnectionType;
-use actix_web::middleware::Next;
 use futures_util::StreamExt;
 use futures_util::future::{Either, select};
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -89,14 +86,10 @@ impl Lifecycle {
     }
 }
 
-/// Middleware: once draining, every answer carries `Connection: close`, so
-/// a client on a keep-alive connection leaves after it instead of sending a
-/// next request that the closing connection would drop unanswered.
-pub async fn close_when_draining(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let mut response = next.call(req).await?;
+/// Once draining, every answer carries `Connection: close`, so a client on
+/// a keep-alive connection leaves after it instead of sending a next
+/// request that the closing connection would drop unanswered.
+pub fn close_if_draining<B>(response: &mut ServiceResponse<B>) {
     let draining = response
         .request()
         .app_data::<Lifecycle>()
@@ -107,7 +100,6 @@ pub async fn close_when_draining(
             .head_mut()
             .set_connection_type(ConnectionType::Close);
     }
-    Ok(response)
 }
 
 /// Catches SIGTERM and SIGINT from now on; they are acted upon once

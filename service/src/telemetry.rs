@@ -9,10 +9,7 @@ use std::io::IsTerminal;
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime};
 
-use actix_web::Error;
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
+use actix_web::dev::ServiceResponse;
 use tracing::Level;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
@@ -100,18 +97,14 @@ pub fn log_settings(settings: &Settings, port: u16) {
     );
 }
 
-/// Middleware writing one line per request: method, path, status, latency.
+/// Writes the request's one line: method, path, status, latency since
+/// `started`.
 ///
 /// Hand-written rather than tracing-actix-web: that crate opens a span per
 /// request, which costs more than the single line needed here. The line is
 /// queued before the answer is handed back to actix, so it is in the queue
 /// before the connection can close: the drain at shutdown cannot lose it.
-pub async fn log_request(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let started = Instant::now();
-    let response = next.call(req).await?;
+pub fn log_request<B>(response: &ServiceResponse<B>, started: Instant) {
     if let Some(lines) = REQUEST_LINES.get() {
         let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         let status = response.status().as_u16();
@@ -132,7 +125,6 @@ pub async fn log_request(
             ),
         }
     }
-    Ok(response)
 }
 
 thread_local! {

@@ -265,8 +265,8 @@ fn no_answer_on_the_port_is_said_once(fx: &Fixture) -> Result<(), Failed> {
         || format!("failed {failed:?}"),
     )?;
     let table = formats::table(&grade, false);
-    let note = "note: the app never answered, so read-only, env-config, proof, health fail \
-                for this one reason: no answer on port 8000";
+    let note = "note: the app never answered, so read-only, env-config, proof, health, hardened \
+                fail for this one reason: no answer on port 8000";
     ensure(table.matches(note).count() == 1, || {
         format!("the table does not say it once:\n{table}")
     })

@@ -88,10 +88,13 @@ pub fn notes(grade: &Grade) -> Vec<String> {
         evidence.port.number, evidence.port.why
     )];
     if let Some(why) = &evidence.unanswered {
+        // "no answer on port N": the cause the containers share; what each
+        // one's last try met (refused, reset) varies with timing.
+        let cause = why.split(':').next().unwrap_or(why);
         let unanswered: Vec<&str> = grade
             .outcomes
             .iter()
-            .filter(|o| o.status == Status::Fail && o.detail.starts_with(why.as_str()))
+            .filter(|o| o.status == Status::Fail && o.detail.starts_with(cause))
             .map(|o| o.id)
             .collect();
         notes.push(format!(
