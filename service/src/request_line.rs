@@ -31,10 +31,26 @@
 //! sends only `Host`; `cargo xtask bench` counts with ureq's requests, two
 //! headers more: 19.6k against the bare server's 16.7k, the same ratio.)
 //!
-//! So: the fields are known and written in order; strings go through
-//! `serde_json`'s escaper on their own, numbers through `itoa`; the date and
-//! time to the second are formatted once a second (per worker thread), only
-//! the microseconds on every line; the buffer is the worker's own, reused.
+//! Then the rest of the request, function by function against the bare
+//! server's profile (a client sending `Host` and `Accept-Encoding`):
+//!
+//! | | instructions per request |
+//! |---|---|
+//! | bare actix-web server | 16,212 |
+//! | this service, as above | 19,011 (1.17x) |
+//! | one `from_fn` middleware instead of two; plain strings copied, not escaped | 18,693 |
+//! | `wrap_fn` instead of `from_fn` (no boxed future, no `dyn` service) | 18,480 |
+//! | the `/health` body written around serde_json's number (routes.rs) | 18,042 (1.11x) |
+//!
+//! What is left over the bare server is what it does not do: the line
+//! (about 700, its two clock reads included), the uptime (a clock read and
+//! a float, about 250), the state extractor (about 120).
+//!
+//! So: the fields are known and written in order; strings are copied as they
+//! are unless they hold a character `serde_json` escapes, then they go
+//! through its escaper; numbers through `itoa`; the date and time to the
+//! second are formatted once a second (per worker thread), only the
+//! microseconds on every line; the buffer is the worker's own, reused.
 //! The line then goes to [`crate::log_writer`]'s queue (a lock and a copy, no
 //! allocation) rather than through a task spawned per request.
 
