@@ -134,9 +134,13 @@ fn write_until_closed(queue: &Queue) {
     loop {
         let mut pending = queue.lock();
         if pending.bytes.is_empty() && !pending.closed {
-            drop(pending);
-            thread::sleep(GATHER);
-            pending = queue.lock();
+            // Lines do not wake it here (`writer_asleep` is false); the
+            // guard does, so that the service exits without waiting it out.
+            pending = queue
+                .arrived
+                .wait_timeout_while(pending, GATHER, |pending| !pending.closed)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
         while pending.bytes.is_empty() && !pending.closed {
             pending.writer_asleep = true;
