@@ -6,7 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::spawn_app;
+use support::{TestApp, spawn_app};
 
 const HTML: &str = "text/html; charset=utf-8";
 const JSON: &str = "application/json";
@@ -35,30 +35,37 @@ fn health_uptime(body: &str) -> Option<f64> {
     (digits(whole) && digits(fraction) && fraction.len() <= 2).then(|| number.parse().unwrap())
 }
 
-#[test]
-fn index_greets_in_html_with_the_default_rocket() {
-    let service = spawn_app(&[]);
-    let response = service.request("GET", "/");
-    assert_eq!(response.status, 200, "{response:?}");
-    assert_eq!(response.header("content-type"), Some(HTML));
-    assert_eq!(response.text(), "Hello from Docker! Rocket=Small\n");
+/// GETs `path` and checks the whole answer: status, content type and body,
+/// byte for byte.
+fn assert_get(service: &TestApp, path: &str, status: u16, content_type: &str, body: &str) {
+    let response = service.request("GET", path);
+    assert_eq!(response.status, status, "GET {path}: {response:?}");
+    assert_eq!(
+        response.header("content-type"),
+        Some(content_type),
+        "GET {path}"
+    );
+    assert_eq!(response.text(), body, "GET {path}");
+}
+
+/// The body of a `/proof` answer.
+fn proof_body(login: &str, proof: &str) -> String {
+    format!("{{\"login\":\"{login}\",\"ok\":true,\"proof\":\"{proof}\"}}\n")
 }
 
 #[test]
-fn index_ignores_the_query_string() {
+fn index_greets_in_html_with_the_default_rocket_and_ignores_the_query_string() {
     let service = spawn_app(&[]);
-    let response = service.request("GET", "/?x=1");
-    assert_eq!(response.status, 200, "{response:?}");
-    assert_eq!(response.header("content-type"), Some(HTML));
-    assert_eq!(response.text(), "Hello from Docker! Rocket=Small\n");
+    let greeting = "Hello from Docker! Rocket=Small\n";
+    for path in ["/", "/?x=1"] {
+        assert_get(&service, path, 200, HTML, greeting);
+    }
 }
 
 #[test]
 fn rocket_size_is_read_at_start() {
     let service = spawn_app(&[("ROCKET_SIZE", "Big")]);
-    let response = service.request("GET", "/");
-    assert_eq!(response.status, 200, "{response:?}");
-    assert_eq!(response.text(), "Hello from Docker! Rocket=Big\n");
+    assert_get(&service, "/", 200, HTML, "Hello from Docker! Rocket=Big\n");
 }
 
 #[test]
@@ -89,44 +96,28 @@ fn health_is_compact_json_with_a_rounded_uptime_that_grows() {
 }
 
 #[test]
-fn proof_without_secret_is_a_400() {
-    let service = spawn_app(&[]);
-    let response = service.request("GET", "/proof");
-    assert_eq!(response.status, 400, "{response:?}");
-    assert_eq!(response.header("content-type"), Some(JSON));
-    assert_eq!(response.text(), "{\"error\":\"no-secret\"}\n");
-}
-
-#[test]
-fn proof_with_an_empty_secret_is_a_400() {
-    let service = spawn_app(&[("SECRET", ""), ("LAB_LOGIN", "alice")]);
-    let response = service.request("GET", "/proof");
-    assert_eq!(response.status, 400, "{response:?}");
-    assert_eq!(response.header("content-type"), Some(JSON));
-    assert_eq!(response.text(), "{\"error\":\"no-secret\"}\n");
+fn proof_without_secret_or_with_an_empty_one_is_a_400() {
+    let unset = spawn_app(&[]);
+    let empty = spawn_app(&[("SECRET", ""), ("LAB_LOGIN", "alice")]);
+    for service in [unset, empty] {
+        assert_get(&service, "/proof", 400, JSON, "{\"error\":\"no-secret\"}\n");
+    }
 }
 
 #[test]
 fn proof_is_the_hmac_of_login_and_token() {
     let service = spawn_app(ALICE);
-    let response = service.request("GET", "/proof");
-    assert_eq!(response.status, 200, "{response:?}");
-    assert_eq!(response.header("content-type"), Some(JSON));
-    assert_eq!(
-        response.text(),
-        format!("{{\"login\":\"alice\",\"ok\":true,\"proof\":\"{ALICE_PROOF}\"}}\n")
-    );
+    let body = proof_body("alice", ALICE_PROOF);
+    assert_get(&service, "/proof", 200, JSON, &body);
 }
 
 #[test]
 fn proof_login_and_token_default_to_unknown() {
-    let expected = format!("{{\"login\":\"unknown\",\"ok\":true,\"proof\":\"{UNKNOWN_PROOF}\"}}\n");
     let unset = spawn_app(&[("SECRET", "s3")]);
     let empty = spawn_app(&[("SECRET", "s3"), ("LAB_LOGIN", ""), ("LAB_TOKEN", "")]);
+    let body = proof_body("unknown", UNKNOWN_PROOF);
     for service in [unset, empty] {
-        let response = service.request("GET", "/proof");
-        assert_eq!(response.status, 200, "{response:?}");
-        assert_eq!(response.text(), expected);
+        assert_get(&service, "/proof", 200, JSON, &body);
     }
 }
 
@@ -201,8 +192,5 @@ fn unknown_paths_are_404_with_a_small_json_error() {
 #[test]
 fn ready_is_200_while_serving() {
     let service = spawn_app(&[]);
-    let response = service.request("GET", "/ready");
-    assert_eq!(response.status, 200, "{response:?}");
-    assert_eq!(response.header("content-type"), Some(JSON));
-    assert_eq!(response.text(), "{\"status\":\"ready\"}\n");
+    assert_get(&service, "/ready", 200, JSON, "{\"status\":\"ready\"}\n");
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use xtask::cleanup::{Guard, Resource};
-use xtask::rename::{PLACES, current_names, rename};
+use xtask::rename::{PLACES, current_names, rename, texts};
 
 fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -124,16 +124,11 @@ fn rename_refuses_bad_names_and_edited_trees_then_renames_a_tree_that_builds() {
         changes.last(),
         Some(&format!("renamed {project} (package {package}) to {new}"))
     );
-    for &(path, old, renamed) in PLACES {
-        let old = old
-            .replace("{project}", &project)
-            .replace("{package}", &package);
+    for &(path, place) in PLACES {
+        let [old, renamed] = texts(place, [&project, &package], new);
         let text = std::fs::read_to_string(copy.join(path)).unwrap();
         assert!(!text.contains(&old), "{path} still holds {old:?}");
-        assert!(
-            text.contains(&renamed.replace("{name}", new)),
-            "{path}: {renamed:?}"
-        );
+        assert!(text.contains(&renamed), "{path}: {renamed:?}");
     }
     assert_eq!(
         current_names(&copy).unwrap(),

@@ -29,102 +29,50 @@ pub struct Args {
     pub name: String,
 }
 
-/// The places the names are: file, text, and the text it becomes; `{project}`
-/// and `{package}` are the current names, `{name}` the new one.
-pub const PLACES: &[(&str, &str, &str)] = &[
-    (
-        "service/Cargo.toml",
-        "[package]\nname = \"{package}\"",
-        "[package]\nname = \"{name}\"",
-    ),
-    (
-        "service/Cargo.toml",
-        "[[bin]]\nname = \"{package}\"",
-        "[[bin]]\nname = \"{name}\"",
-    ),
-    (
-        "service/tests/support/mod.rs",
-        "CARGO_BIN_EXE_{package}",
-        "CARGO_BIN_EXE_{name}",
-    ),
-    (
-        "tests/Cargo.toml",
-        "package = \"{package}\" }",
-        "package = \"{name}\" }",
-    ),
-    ("Dockerfile", "-t alice/{project}:", "-t alice/{name}:"),
-    (
-        "Dockerfile",
-        "{project} service:/nonexistent",
-        "{name} service:/nonexistent",
-    ),
-    ("Dockerfile", "id={project}-target", "id={name}-target"),
-    ("Dockerfile", "-p {package} ", "-p {name} "),
-    ("Dockerfile", "release/{package}\"", "release/{name}\""),
-    (
-        "Dockerfile",
-        "image.title=\"{project}\"",
-        "image.title=\"{name}\"",
-    ),
-    ("Dockerfile.naive", "-p {package}", "-p {name}"),
-    (
-        "Dockerfile.naive",
-        "target/release/{package}\"",
-        "target/release/{name}\"",
-    ),
-    ("compose.yml", "name: {project}", "name: {name}"),
-    (
-        "compose.yml",
-        "are {project}-service-1",
-        "are {name}-service-1",
-    ),
-    (
-        "compose.yml",
-        "/{project}:${LAB_PREFIX",
-        "/{name}:${LAB_PREFIX",
-    ),
-    ("compose.yml", "local/{project}:dev", "local/{name}:dev"),
-    (
-        ".env.example",
-        "repository: <login>/{project}",
-        "repository: <login>/{name}",
-    ),
-    ("deploy/k8s/kustomization.yaml", "{project}", "{name}"),
-    ("deploy/k8s/namespace.yaml", "{project}", "{name}"),
-    ("deploy/k8s/deployment.yaml", "{project}", "{name}"),
-    ("deploy/k8s/service.yaml", "{project}", "{name}"),
-    ("deploy/k8s/poddisruptionbudget.yaml", "{project}", "{name}"),
-    ("deploy/k8s/networkpolicy.yaml", "{project}", "{name}"),
-    ("docs/deploy.md", "{project}", "{name}"),
+/// The places the names are: a file and a text in it, where `{project}` and
+/// `{package}` stand for the current names. The text it becomes is the same
+/// with the new name in both (see [`texts`]): a row changes the names and
+/// nothing around them.
+pub const PLACES: &[(&str, &str)] = &[
+    ("service/Cargo.toml", "[package]\nname = \"{package}\""),
+    ("service/Cargo.toml", "[[bin]]\nname = \"{package}\""),
+    ("service/tests/support/mod.rs", "CARGO_BIN_EXE_{package}"),
+    ("tests/Cargo.toml", "package = \"{package}\" }"),
+    ("Dockerfile", "-t alice/{project}:"),
+    ("Dockerfile", "{project} service:/nonexistent"),
+    ("Dockerfile", "id={project}-target"),
+    ("Dockerfile", "-p {package} "),
+    ("Dockerfile", "release/{package}\""),
+    ("Dockerfile", "image.title=\"{project}\""),
+    ("Dockerfile.naive", "-p {package}"),
+    ("Dockerfile.naive", "target/release/{package}\""),
+    ("compose.yml", "name: {project}"),
+    ("compose.yml", "are {project}-service-1"),
+    ("compose.yml", "/{project}:${LAB_PREFIX"),
+    ("compose.yml", "local/{project}:dev"),
+    (".env.example", "repository: <login>/{project}"),
+    ("deploy/k8s/kustomization.yaml", "{project}"),
+    ("deploy/k8s/namespace.yaml", "{project}"),
+    ("deploy/k8s/deployment.yaml", "{project}"),
+    ("deploy/k8s/service.yaml", "{project}"),
+    ("deploy/k8s/poddisruptionbudget.yaml", "{project}"),
+    ("deploy/k8s/networkpolicy.yaml", "{project}"),
+    ("docs/deploy.md", "{project}"),
     (
         "tests/tests/image.rs",
         "(\"org.opencontainers.image.title\", \"{project}\")",
-        "(\"org.opencontainers.image.title\", \"{name}\")",
     ),
-    (
-        "tests/tests/image.rs",
-        "/{project}:compose",
-        "/{name}:compose",
-    ),
-    (
-        "tests/tests/deploy.rs",
-        "\"{project}-secret\"",
-        "\"{name}-secret\"",
-    ),
-    (
-        "tests/tests/deploy.rs",
-        "local/{project}:dev",
-        "local/{name}:dev",
-    ),
-    ("README.md", "# {project}:", "# {name}:"),
-    ("README.md", "namespace {project}", "namespace {name}"),
+    ("tests/tests/image.rs", "/{project}:compose"),
+    ("tests/tests/deploy.rs", "\"{project}-secret\""),
+    ("tests/tests/deploy.rs", "local/{project}:dev"),
+    ("README.md", "# {project}:"),
+    ("README.md", "namespace {project}"),
     (
         "README.md",
         "-n {project} create secret generic {project}-secret",
-        "-n {name} create secret generic {name}-secret",
     ),
-    ("README.md", "local/{project}:dev", "local/{name}:dev"),
-    ("README.md", "cargo run -p {package}", "cargo run -p {name}"),
+    ("README.md", "local/{project}:dev"),
+    ("README.md", "cargo run -p {package}"),
 ];
 
 /// Names cargo refuses for a package (Rust keywords and the standard
@@ -174,11 +122,8 @@ pub fn rename(root: &Path, name: &str) -> Result<Vec<String>> {
     // Each file read once, and written only once every place is found.
     let mut files: BTreeMap<&str, String> = BTreeMap::new();
     let mut changes = Vec::new();
-    for &(path, old, new) in PLACES {
-        let old = old
-            .replace("{project}", &project)
-            .replace("{package}", &package);
-        let new = new.replace("{name}", name);
+    for &(path, place) in PLACES {
+        let [old, new] = texts(place, [&project, &package], name);
         let text = match files.entry(path) {
             Entry::Occupied(read) => read.into_mut(),
             Entry::Vacant(unread) => unread.insert(
@@ -217,6 +162,17 @@ pub fn rename(root: &Path, name: &str) -> Result<Vec<String>> {
     }
     changes.push(format!("renamed {project} (package {package}) to {name}"));
     Ok(changes)
+}
+
+/// A place's text as it stands under the current `[project, package]`
+/// names, and as it becomes under the new `name`.
+pub fn texts(place: &str, [project, package]: [&str; 2], name: &str) -> [String; 2] {
+    let with = |project: &str, package: &str| {
+        place
+            .replace("{project}", project)
+            .replace("{package}", package)
+    };
+    [with(project, package), with(name, name)]
 }
 
 /// A DNS label that is also a package name cargo accepts.

@@ -14,7 +14,8 @@ app = Flask(__name__)
 
 @app.route("/")
 def index():
-    return f"Hello from Docker! Rocket={os.environ.get('ROCKET_SIZE', 'Small')}\n"
+    rocket = os.environ.get("ROCKET_SIZE", "Small")
+    return f"Hello from Docker! Rocket={rocket}\n"
 
 
 @app.route("/health")

@@ -21,7 +21,7 @@ pub enum Status {
 
 /// A short value: an English message (the Russian catalogue's key) with
 /// `{}` for its figures and names, which no language changes.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Words {
     message: &'static str,
     figures: Vec<String>,
@@ -51,7 +51,7 @@ impl From<String> for Words {
 }
 
 /// What a check found.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Outcome {
     pub id: &'static str,
     /// In English; the Russian is in the catalogue.
