@@ -375,7 +375,7 @@ fn debootstrap_into(
         let last = Vec::from(last).join("\n");
         bail!("debootstrap failed ({status}); its last lines:\n{last}");
     }
-    progress(started, &format!("{packages} packages downloaded"));
+    progress(started, format!("{packages} packages downloaded"));
     Ok(())
 }
 

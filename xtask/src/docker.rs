@@ -163,15 +163,8 @@ pub fn build(spec: &Build) -> Result<Image> {
     build_with(spec, &[])
 }
 
-/// [`build`] with `--no-cache`: every step runs again. Whether the contents
-/// of `RUN --mount=type=cache` mounts survive depends on the engine's
-/// BuildKit, so a build that must start cold also renames its cache mounts
-/// (see `bench/image.rs`).
-pub fn build_no_cache(spec: &Build) -> Result<Image> {
-    build_with(spec, &["--no-cache"])
-}
-
-fn build_with(spec: &Build, flags: &[&str]) -> Result<Image> {
+/// [`build`] with extra flags, such as `--no-cache`.
+pub fn build_with(spec: &Build, flags: &[&str]) -> Result<Image> {
     let client = build_client()?;
     let mut build = Cmd::new(&client.cli)
         .args(["build", "--progress=plain", "--tag", &spec.tag])
@@ -249,7 +242,6 @@ pub struct Run {
     /// `--cap-drop ALL --security-opt no-new-privileges`.
     pub hardened: bool,
     pub user: Option<String>,
-    pub command: Vec<String>,
     /// `--network NAME` (`host`: the container shares the host's network).
     pub network: Option<String>,
     /// Options that confine the container (limits, network), kept apart
@@ -296,7 +288,6 @@ impl Run {
             .opt("--user", &self.user)
             .opt("--env", self.env.iter().map(|(n, v)| format!("{n}={v}")))
             .arg(&self.image)
-            .args(&self.command)
     }
 
     /// The `docker run` command as a student would type it (`NAME` for the
@@ -493,12 +484,8 @@ impl Container {
     /// `docker stop --time SECS`: how long it took and the exit code.
     pub fn stop(&self, kill_after: Duration) -> Result<Ended> {
         let started = Instant::now();
-        run(&[
-            "stop",
-            "--time",
-            &kill_after.as_secs().to_string(),
-            &self.name,
-        ])?;
+        let seconds = kill_after.as_secs().to_string();
+        run(&["stop", "--time", &seconds, &self.name])?;
         let elapsed = started.elapsed();
         let exit_code = self.inspect()?.state.exit_code;
         Ok(Ended { elapsed, exit_code })

@@ -53,7 +53,7 @@ struct Row {
 }
 
 /// A student to grade (or why their row cannot be), then their summary line.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 struct Line {
     login: String,
     image: String,
@@ -71,18 +71,12 @@ struct Line {
 
 impl Line {
     fn new(login: String, image: String, subject: Result<Subject, String>) -> Self {
-        let (subject, error) = match subject {
-            Ok(subject) => (Some(subject), None),
-            Err(error) => (None, Some(error)),
-        };
         Line {
             login,
             image,
-            passed: false,
-            failed: Vec::new(),
-            error,
-            results: Vec::new(),
-            subject,
+            error: subject.as_ref().err().cloned(),
+            subject: subject.ok(),
+            ..Line::default()
         }
     }
 
@@ -223,7 +217,7 @@ fn grade_one(subject: &Subject, out: &Path, pull: bool) -> Result<Value> {
     let evidence: String = grade
         .outcomes
         .iter()
-        .map(|o| format!("- `{}`: {}\n", o.id, o.detail.replace('\n', " ")))
+        .map(|o| format!("- `{}`: {}\n", o.check.id, o.detail.replace('\n', " ")))
         .collect();
     let md = format!(
         "# {}: `{image}`\n\n**{}**\n\n{notes}\n## Criteria\n\n{}\n## Evidence\n\n{evidence}",
@@ -339,15 +333,8 @@ fn write_summaries(out: &Path, lines: &[Line]) -> Result<()> {
     let mut csv = csv::Writer::from_writer(Vec::new());
     csv.write_record(["login", "image", "passed", "failed", "error"])?;
     for line in lines {
-        let passed = line.passed.to_string();
-        let error = line.error.as_deref().unwrap_or_default();
-        csv.write_record([
-            line.login.as_str(),
-            &line.image,
-            &passed,
-            &line.failed.join(" "),
-            error,
-        ])?;
+        let failed = line.failed.join(" ");
+        csv.serialize((&line.login, &line.image, line.passed, failed, &line.error))?;
     }
     let csv = String::from_utf8(csv.into_inner().context("writing summary.csv")?)?;
     write_atomically(&out.join("summary.csv"), &csv)?;

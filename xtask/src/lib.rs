@@ -56,7 +56,7 @@ pub fn wait_for<T>(
 }
 
 /// Prints `  [  1.2s] TEXT`: a step of a long task, with the time since its start.
-pub fn progress(started: std::time::Instant, text: &str) {
+pub fn progress(started: std::time::Instant, text: impl std::fmt::Display) {
     eprintln!("  [{:>5.1}s] {text}", started.elapsed().as_secs_f64());
 }
 

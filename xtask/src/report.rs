@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::docker;
 use crate::grading::formats::{self, Lang};
-use crate::grading::{self, Grade, Status, Subject};
+use crate::grading::{self, Grade, Subject};
 use crate::project_root;
 use crate::verify::{Target, build_repository_image};
 
@@ -56,7 +56,7 @@ fn seconds(duration: &Duration) -> String {
 impl Figures {
     fn of(grade: &Grade) -> Self {
         let e = &grade.evidence;
-        let lab = grade.outcomes.iter().filter(|o| o.lab);
+        let (passed, applicable) = grade.lab_score();
         let stopped = e.stopped.as_ref().ok();
         Figures {
             size: format!("{:.1}", e.image.size as f64 / 1e6),
@@ -68,11 +68,7 @@ impl Figures {
             stop: stopped.map(|s| seconds(&s.elapsed)),
             exit_code: stopped.map(|s| s.exit_code),
             has_shell: e.has_shell.as_ref().ok().copied(),
-            lab: format!(
-                "{}/{}",
-                lab.clone().filter(|o| o.status == Status::Pass).count(),
-                lab.filter(|o| o.status != Status::NotApplicable).count()
-            ),
+            lab: format!("{passed}/{applicable}"),
         }
     }
 }
@@ -143,12 +139,8 @@ pub fn markdown(measured: &Measured, lang: Lang) -> String {
 /// Grades the image and the naive build (removed again afterwards).
 pub fn measure(target: &Target) -> Result<Measured> {
     let subject = target.prepare()?;
-    let history = docker::run(&[
-        "history",
-        "--format",
-        "table {{.CreatedBy}}\t{{.Size}}",
-        &subject.image,
-    ])?;
+    let format = "table {{.CreatedBy}}\t{{.Size}}";
+    let history = docker::run(&["history", "--format", format, &subject.image])?;
     eprintln!("grading {}", subject.image);
     let grade = grading::grade(&subject)?;
     let naive_tag = crate::unique_name("image-lab-naive");

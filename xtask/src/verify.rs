@@ -74,19 +74,20 @@ impl Target {
     pub fn prepare(&self) -> Result<Subject> {
         let seed = self.seed()?;
         docker::ensure_engine()?;
-        if let Some(image) = &self.image {
-            return Ok(Subject {
-                image: image.clone(),
-                seed,
-                dockerfile: self.dockerfile.clone(),
-                port: self.port,
-            });
-        }
-        let image = build_repository_image(&seed, "Dockerfile", &seed.image_name())?.keep();
+        let (image, dockerfile) = match &self.image {
+            Some(image) => (image.clone(), self.dockerfile.clone()),
+            None => {
+                let built = build_repository_image(&seed, "Dockerfile", &seed.image_name())?;
+                (
+                    built.keep().reference,
+                    Some(project_root().join("Dockerfile")),
+                )
+            }
+        };
         Ok(Subject {
-            image: image.reference.clone(),
+            image,
             seed,
-            dockerfile: Some(project_root().join("Dockerfile")),
+            dockerfile,
             port: self.port,
         })
     }

@@ -126,10 +126,8 @@ fn timed_build(
         spec.tag.split(':').next().unwrap_or_default()
     ));
     let started = Instant::now();
-    let image = match no_cache {
-        true => docker::build_no_cache(spec)?,
-        false => docker::build(spec)?,
-    };
+    let flags: &[&str] = if no_cache { &["--no-cache"] } else { &[] };
+    let image = docker::build_with(spec, flags)?;
     Ok((image, started.elapsed().as_secs_f64()))
 }
 
@@ -211,10 +209,9 @@ fn build_steps(
     let naive_file = root.join("Dockerfile.naive");
     let naive = if naive_file.is_file() {
         let spec = Build {
-            context: root.to_path_buf(),
             dockerfile: Some(naive_file),
             tag: format!("image-lab-bench-naive:{nonce}"),
-            ..Build::default()
+            ..cold.clone()
         };
         progress.say("naive build (Dockerfile.naive, cache as found)");
         // Only its size is wanted: a failure costs that figure, not the run.
@@ -293,13 +290,8 @@ fn cache_mount_records() -> Result<BTreeSet<String>> {
 /// Removes the cache-mount records that appeared since `before`.
 fn prune_cache_mounts(before: &BTreeSet<String>) -> Result<()> {
     for id in cache_mount_records()?.difference(before) {
-        docker::run(&[
-            "builder",
-            "prune",
-            "--force",
-            "--filter",
-            &format!("id={id}"),
-        ])?;
+        let filter = format!("id={id}");
+        docker::run(&["builder", "prune", "--force", "--filter", &filter])?;
     }
     Ok(())
 }

@@ -25,7 +25,7 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
 use self::peers::{Kind, PEERS, Peer, Peers};
-use self::wrk::{Errors, Wrk};
+use self::wrk::{Errors, Measurement, Wrk};
 
 /// Options of `cargo xtask bench`.
 #[derive(clap::Args, Debug)]
@@ -277,7 +277,7 @@ pub struct LoadRun {
     pub path: &'static str,
     pub connections: u32,
     pub round: usize,
-    pub outcome: wrk::Measurement,
+    pub outcome: Measurement,
     pub rss_peak_mb: f64,
     pub rss_after_mb: f64,
 }
@@ -377,22 +377,23 @@ fn load_runs(
         instance.wait_first_200(FIRST_200_LIMIT)?;
         instances.push(instance);
     }
-    let rounds = report.plan.rounds;
+    let (rounds, seconds) = (report.plan.rounds, report.plan.load_seconds);
     let configurations = PATHS.map(|(path, key)| CONNECTIONS.map(|c| (path, key, c)));
+    let configurations = configurations.into_iter().flatten();
+    let load_wrk = |path, connections| Wrk {
+        path,
+        connections,
+        seconds,
+        count: false,
+    };
     for round in 1..=rounds {
         // Per peer: the largest reading of the round, during and after load.
         let mut peak = vec![0; instances.len()];
         let mut after = vec![0; instances.len()];
-        for (path, key, connections) in configurations.into_iter().flatten() {
+        for (path, key, connections) in configurations.clone() {
             for (i, instance) in instances.iter().enumerate() {
                 let peer = instance.peer;
-                let seconds = report.plan.load_seconds;
-                let wrk = Wrk {
-                    path,
-                    connections,
-                    seconds,
-                    count: false,
-                };
+                let wrk = load_wrk(path, connections);
                 let (outcome, run_peak) =
                     procfs::peak_rss(instance.processes(), || wrk.run(instance.port, &peers.root));
                 let outcome =
@@ -432,6 +433,8 @@ fn load_runs(
             report.add("rss_after_load", instance.peer, megabytes(after[i]));
         }
     }
+    let commands = configurations.map(|(path, _, connections)| load_wrk(path, connections).shown());
+    report.commands.extend(commands);
     Ok(())
 }
 
@@ -620,18 +623,6 @@ pub fn run(args: &Args) -> Result<()> {
         plan.load_seconds
     ));
     load_runs(&peers, &list, &mut report, &progress)?;
-    for (path, _) in PATHS {
-        for connections in CONNECTIONS {
-            let seconds = plan.load_seconds;
-            let wrk = Wrk {
-                path,
-                connections,
-                seconds,
-                count: false,
-            };
-            report.commands.push(wrk.shown());
-        }
-    }
     progress.say(format!(
         "{} SIGTERM-under-load trial(s) per peer",
         plan.sigterm_trials
@@ -700,14 +691,8 @@ pub fn run(args: &Args) -> Result<()> {
         })
         .collect();
     let now = time::OffsetDateTime::now_utc();
-    report.date = format!(
-        "{}-{:02}-{:02} {:02}:{:02} UTC",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute()
-    );
+    let (date, hour, minute) = (now.date(), now.hour(), now.minute());
+    report.date = format!("{date} {hour:02}:{minute:02} UTC");
     report.targets = markdown::targets(&report);
     report.elapsed_s = progress.0.elapsed().as_secs_f64();
 

@@ -116,13 +116,8 @@ impl Peers {
     /// How a host peer is started; `port` is a number, or `$PORT` to show it.
     fn host_command(&self, kind: Kind, port: &str) -> HostCommand {
         let env = vec![("PORT", port.to_owned()), ("HOST", "127.0.0.1".to_owned())];
-        let gunicorn = [
-            "--workers",
-            "2",
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-            "app:app",
-        ];
+        let bind = format!("127.0.0.1:{port}");
+        let gunicorn = ["--workers", "2", "--bind", &bind, "app:app"];
         let (program, args, env, in_flask) = match kind {
             Kind::Service => (self.rust_program(kind), vec![], env, false),
             Kind::BareActix => (self.rust_program(kind), vec![], env[..1].to_vec(), false),

@@ -18,14 +18,7 @@ fn release_builds(root: &Path) -> [Cmd; 2] {
     [
         // The root workspace is the service alone.
         cargo().args(["build", "--release"]),
-        cargo().args([
-            "build",
-            "--release",
-            "--manifest-path",
-            "xtask/Cargo.toml",
-            "-p",
-            "bare-actix",
-        ]),
+        cargo().args("build --release --manifest-path xtask/Cargo.toml -p bare-actix".split(' ')),
     ]
 }
 
@@ -60,11 +53,8 @@ fn python() -> PathBuf {
 fn venv_commands(root: &Path) -> [Cmd; 2] {
     [
         Cmd::new(python()).args(["-m", "venv", "target/bench-venv"]),
-        Cmd::new("target/bench-venv/bin/pip").args([
-            "install",
-            "-r",
-            "bench/flask/requirements.txt",
-        ]),
+        Cmd::new("target/bench-venv/bin/pip")
+            .args("install -r bench/flask/requirements.txt".split(' ')),
     ]
     .map(|cmd| cmd.dir(root))
 }

@@ -249,12 +249,8 @@ pub fn version() -> Result<String> {
     // wrk prints its version, then its usage, and exits 1.
     let text = String::from_utf8_lossy(&out.stdout);
     let first = text.lines().next().unwrap_or("wrk");
-    Ok(first
-        .split(" Copyright")
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_owned())
+    let version = first.split(" Copyright").next().unwrap_or_default();
+    Ok(version.trim().to_owned())
 }
 
 /// The error for a wrk that cannot be started, with the install command.

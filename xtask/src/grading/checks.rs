@@ -53,11 +53,7 @@ impl From<String> for Words {
 /// What a check found.
 #[derive(Debug)]
 pub struct Outcome {
-    pub id: &'static str,
-    /// In English; the Russian is in the catalogue.
-    pub criterion: &'static str,
-    /// Part of the lab's verdict (the others are reported beside it).
-    pub lab: bool,
+    pub check: &'static Check,
     pub status: Status,
     /// The measured value, short.
     pub value: Words,
@@ -83,8 +79,10 @@ fn fail(value: impl Into<Words>, detail: impl Into<String>) -> Judged {
     judge_if(false, value, detail)
 }
 
-fn not_applicable(detail: &str) -> Judged {
-    Judged(Status::NotApplicable, words!("n/a"), detail.into())
+/// What a check of the Dockerfile finds without one.
+fn no_dockerfile() -> Judged {
+    let why = "no Dockerfile given (--dockerfile PATH)";
+    Judged(Status::NotApplicable, words!("n/a"), why.into())
 }
 
 fn no_answer(why: &str) -> Judged {
@@ -92,6 +90,7 @@ fn no_answer(why: &str) -> Judged {
 }
 
 /// One criterion: plain data and a function of the evidence.
+#[derive(Debug)]
 pub struct Check {
     pub id: &'static str,
     /// In English; the Russian is in the catalogue.
@@ -275,9 +274,7 @@ pub fn grade(evidence: &Evidence) -> Vec<Outcome> {
                     c.replace(name, value)
                 });
             Outcome {
-                id: check.id,
-                criterion: check.criterion,
-                lab: check.lab,
+                check,
                 status,
                 value,
                 detail,
@@ -384,7 +381,7 @@ fn stages(dockerfile: &str) -> Vec<Stage> {
 fn multi_stage(evidence: &Evidence) -> Judged {
     match &evidence.dockerfile {
         Some(dockerfile) => judge_stages(&dockerfile.text),
-        None => not_applicable("no Dockerfile given (--dockerfile PATH)"),
+        None => no_dockerfile(),
     }
 }
 
@@ -599,16 +596,16 @@ fn proof(evidence: &Evidence) -> Judged {
         Err(why) => return no_answer(why),
     };
     let proof = json_field(&answer.body, "proof");
-    let ok =
-        answer.status == 200 && proof.as_ref().and_then(Value::as_str) == Some(expected.as_str());
-    judge_if(
-        ok,
-        format!("HTTP {}", answer.status),
-        if ok {
-            "matches the HMAC computed from the seed and a random SECRET".to_owned()
-        } else {
-            format!("expected proof {expected}, got {:?}", answer.body.trim())
-        },
+    let value = format!("HTTP {}", answer.status);
+    if answer.status == 200 && proof.as_ref().and_then(Value::as_str) == Some(expected.as_str()) {
+        return pass(
+            value,
+            "matches the HMAC computed from the seed and a random SECRET",
+        );
+    }
+    fail(
+        value,
+        format!("expected proof {expected}, got {:?}", answer.body.trim()),
     )
 }
 
@@ -657,7 +654,7 @@ fn no_secret(evidence: &Evidence) -> Judged {
 
 fn pinned_base(evidence: &Evidence) -> Judged {
     let Some(dockerfile) = &evidence.dockerfile else {
-        return not_applicable("no Dockerfile given (--dockerfile PATH)");
+        return no_dockerfile();
     };
     let stages = stages(&dockerfile.text);
     let names: Vec<_> = stages.iter().filter_map(|s| s.name.clone()).collect();
@@ -674,28 +671,18 @@ fn pinned_base(evidence: &Evidence) -> Judged {
             !base.contains('@') && matches!(tag, None | Some("latest"))
         })
         .collect();
-    judge_if(
-        unpinned.is_empty(),
-        bases.join(", "),
-        if unpinned.is_empty() {
-            "every base names a version".to_owned()
-        } else {
-            format!("unpinned: {unpinned:?}")
-        },
-    )
+    if unpinned.is_empty() {
+        return pass(bases.join(", "), "every base names a version");
+    }
+    fail(bases.join(", "), format!("unpinned: {unpinned:?}"))
 }
 
 fn dockerignore(evidence: &Evidence) -> Judged {
+    let why = "keeps target/, .git and secrets out of the build context";
     match &evidence.dockerfile {
-        None => not_applicable("no Dockerfile given (--dockerfile PATH)"),
-        Some(dockerfile) => judge_if(
-            dockerfile.has_dockerignore,
-            match dockerfile.has_dockerignore {
-                true => words!("present"),
-                false => words!("missing"),
-            },
-            "keeps target/, .git and secrets out of the build context",
-        ),
+        None => no_dockerfile(),
+        Some(dockerfile) if dockerfile.has_dockerignore => pass(words!("present"), why),
+        Some(_) => fail(words!("missing"), why),
     }
 }
 

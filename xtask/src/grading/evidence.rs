@@ -215,23 +215,14 @@ impl Evidence {
     pub fn gather(subject: &Subject) -> Result<Self> {
         let started = Instant::now();
         macro_rules! progress {
-            ($($step:tt)*) => {
-                eprintln!("  [{:>5.1}s] {}", started.elapsed().as_secs_f64(), format_args!($($step)*))
-            };
+            ($($step:tt)*) => { crate::progress(started, format_args!($($step)*)) };
         }
         let deadline = started + BUDGET - RESERVE;
         let image = docker::inspect_image(&subject.image)?;
         let image_id = image.id.clone();
-        let history = docker::run(&[
-            "history",
-            "--no-trunc",
-            "--format",
-            "{{.CreatedBy}}",
-            &image_id,
-        ])?
-        .lines()
-        .map(str::to_owned)
-        .collect();
+        let format = "{{.CreatedBy}}";
+        let history = docker::run(&["history", "--no-trunc", "--format", format, &image_id])?;
+        let history = history.lines().map(str::to_owned).collect();
         let dockerfile = subject
             .dockerfile
             .as_deref()

@@ -53,9 +53,7 @@ impl Lang {
 
 /// The one-line verdict.
 pub fn verdict(grade: &Grade, strict: bool, lang: Lang) -> String {
-    let lab = grade.outcomes.iter().filter(|o| o.lab);
-    let passed = lab.clone().filter(|o| o.status == Status::Pass).count();
-    let applicable = lab.filter(|o| o.status != Status::NotApplicable).count();
+    let (passed, applicable) = grade.lab_score();
     let (passed, applicable) = (passed.to_string(), applicable.to_string());
     let image = grade.evidence.subject.image.as_str();
     let (lab_failed, extra_failed) = (grade.failed(true), grade.failed(false));
@@ -95,7 +93,7 @@ pub fn notes(grade: &Grade) -> Vec<String> {
             .outcomes
             .iter()
             .filter(|o| o.status == Status::Fail && o.detail.starts_with(cause))
-            .map(|o| o.id)
+            .map(|o| o.check.id)
             .collect();
         notes.push(format!(
             "the app never answered, so {} fail for this one reason: {why}. \
@@ -114,7 +112,7 @@ pub fn notes(grade: &Grade) -> Vec<String> {
 /// A plain-text table: criterion, result, value, and the command to see it.
 pub fn table(grade: &Grade, strict: bool) -> String {
     let width = |f: fn(&Outcome) -> usize| grade.outcomes.iter().map(f).max().unwrap_or(0);
-    let id_width = width(|o| o.id.len());
+    let id_width = width(|o| o.check.id.len());
     let value_width = width(|o| o.value.en().chars().count()).min(40);
     let mut out: String = notes(grade)
         .iter()
@@ -125,13 +123,13 @@ pub fn table(grade: &Grade, strict: bool) -> String {
         ("Beyond the lab (count with --strict)", false),
     ] {
         let _ = writeln!(out, "\n{title}");
-        for o in grade.outcomes.iter().filter(|o| o.lab == lab) {
+        for o in grade.outcomes.iter().filter(|o| o.check.lab == lab) {
             let mark = ["PASS", "FAIL", "n/a"][o.status as usize];
-            let (id, value, pad) = (o.id, o.value.en(), "");
+            let (id, value, pad) = (o.check.id, o.value.en(), "");
             let _ = writeln!(
                 out,
                 "  {mark:<4}  {id:<id_width$}  {value:<value_width$}  {}\n        {pad:<id_width$}  {}\n        {pad:<id_width$}  $ {}",
-                o.criterion, o.detail, o.command
+                o.check.criterion, o.detail, o.command
             );
         }
     }
@@ -146,15 +144,15 @@ pub fn markdown(grade: &Grade, lang: Lang) -> String {
     let mut md = header.to_owned() + "\n|---|---|---|---|---|\n";
     for o in &grade.outcomes {
         let result = lang.tr(["pass", "**FAIL**", "n/a"][o.status as usize]);
-        let criterion = match o.lab {
-            true => lang.tr(o.criterion).to_owned(),
-            false => lang.say("{} (beyond the lab)", &[lang.tr(o.criterion)]),
+        let criterion = match o.check.lab {
+            true => lang.tr(o.check.criterion).to_owned(),
+            false => lang.say("{} (beyond the lab)", &[lang.tr(o.check.criterion)]),
         };
         let _ = writeln!(
             md,
             "| {} | `{}` | {result} | {} | `{}` |",
             cell(&criterion),
-            o.id,
+            o.check.id,
             cell(&o.value.text(lang)),
             cell(&o.command)
         );
@@ -185,8 +183,8 @@ struct JsonCheck<'a> {
 /// Exactly one JSON object: `{"image", "passed", "port", "notes": [...], "checks": [...]}`.
 pub fn json(grade: &Grade, strict: bool) -> String {
     let checks = grade.outcomes.iter().map(|o| JsonCheck {
-        id: o.id,
-        lab: o.lab,
+        id: o.check.id,
+        lab: o.check.lab,
         passed: o.status == Status::Pass,
         applicable: o.status != Status::NotApplicable,
         value: o.value.en(),
@@ -205,7 +203,7 @@ pub fn json(grade: &Grade, strict: bool) -> String {
 
 /// JUnit XML: one test case per check; checks that do not count are skipped.
 pub fn junit(grade: &Grade, strict: bool) -> String {
-    let counted = |o: &Outcome| o.lab || strict;
+    let counted = |o: &Outcome| o.check.lab || strict;
     let failures = grade
         .outcomes
         .iter()
@@ -229,8 +227,8 @@ pub fn junit(grade: &Grade, strict: bool) -> String {
         let _ = writeln!(
             out,
             "  <testcase classname=\"image-lab\" name=\"{}: {}\">{result}</testcase>",
-            o.id,
-            escape(o.criterion)
+            o.check.id,
+            escape(o.check.criterion)
         );
     }
     out + "</testsuite>\n"

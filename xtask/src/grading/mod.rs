@@ -26,21 +26,31 @@ impl Grade {
     pub fn passed(&self, strict: bool) -> bool {
         self.outcomes
             .iter()
-            .filter(|outcome| outcome.lab || strict)
+            .filter(|outcome| outcome.check.lab || strict)
             .all(|outcome| outcome.status != Status::Fail)
+    }
+
+    /// The lab criteria passed, and those that apply.
+    pub fn lab_score(&self) -> (usize, usize) {
+        let lab = self.outcomes.iter().filter(|o| o.check.lab);
+        let passed = lab.clone().filter(|o| o.status == Status::Pass).count();
+        (
+            passed,
+            lab.filter(|o| o.status != Status::NotApplicable).count(),
+        )
     }
 
     /// The outcome of the check `id`.
     pub fn outcome(&self, id: &str) -> Option<&Outcome> {
-        self.outcomes.iter().find(|outcome| outcome.id == id)
+        self.outcomes.iter().find(|outcome| outcome.check.id == id)
     }
 
     /// The ids of the failed checks: the lab's criteria (`lab`) or the others.
     pub fn failed(&self, lab: bool) -> Vec<&'static str> {
         self.outcomes
             .iter()
-            .filter(|o| o.lab == lab && o.status == Status::Fail)
-            .map(|o| o.id)
+            .filter(|o| o.check.lab == lab && o.status == Status::Fail)
+            .map(|o| o.check.id)
             .collect()
     }
 }
