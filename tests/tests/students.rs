@@ -232,7 +232,7 @@ fn read_only_costs_one_criterion(fx: &Fixture) -> Result<(), Failed> {
     for id in ["healthcheck", "sigterm", "env-config", "proof", "health"] {
         let check = fx.check("gunicorn-tmp", id)?;
         let detail = check["detail"].as_str().unwrap_or_default();
-        ensure(detail.contains(checks::WITHOUT_READ_ONLY), || {
+        ensure(detail.contains(formats::WITHOUT_READ_ONLY), || {
             format!("{id} does not say it was judged without --read-only: {detail}")
         })?;
     }

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::evidence::{Evidence, KILL_AFTER, Observed};
-use super::formats::Lang;
+use super::formats::{Lang, WITHOUT_READ_ONLY};
 
 /// The lab's size limit (Docker counts MB as 10^6 bytes).
 pub const SIZE_LIMIT_BYTES: u64 = 150_000_000;
@@ -240,10 +240,6 @@ pub const CHECKS: &[Check] = &[
         command: "docker image inspect --format '{{json .RepoTags}}' <image>",
     },
 ];
-
-/// What a runtime criterion's detail says when the image did not survive `--read-only`.
-pub const WITHOUT_READ_ONLY: &str =
-    "judged on a run without --read-only, which this image does not survive";
 
 /// Judges the evidence against every check.
 pub fn grade(evidence: &Evidence) -> Vec<Outcome> {

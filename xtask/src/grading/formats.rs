@@ -10,6 +10,11 @@ use serde::Serialize;
 
 use super::{Grade, Outcome, Status};
 
+/// What a runtime criterion's detail says when the image did not survive
+/// `--read-only`; the notes say it once more, as the reason.
+pub const WITHOUT_READ_ONLY: &str =
+    "judged on a run without --read-only, which this image does not survive";
+
 /// The language of what is printed for people: the tooling speaks English,
 /// the course is taught in Russian.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -103,7 +108,7 @@ pub fn notes(grade: &Grade) -> Vec<String> {
     } else if !evidence.judged_read_only {
         notes.push(format!(
             "the image does not answer with --read-only: the other runtime criteria were {}",
-            super::checks::WITHOUT_READ_ONLY
+            WITHOUT_READ_ONLY
         ));
     }
     notes
