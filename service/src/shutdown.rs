@@ -6,9 +6,10 @@
 //!
 //! actix-server's own graceful stop re-checks its open connections only once
 //! a second, so an idle server would take up to a second to exit. Here every
-//! connection is counted as it opens and closes (and every request line not
-//! yet logged, see `telemetry::log_request`), and the run ends the moment the
-//! count falls to zero; actix's drain timeout still bounds the wait.
+//! connection is counted as it opens and closes, and the run ends the moment
+//! the count falls to zero; actix's drain timeout still bounds the wait.
+//! (A request's log line is queued before its answer is handed back, so no
+//! line can still be pending once its connection has closed.)
 
 use std::io;
 use std::net::{Shutdown, TcpListener};
@@ -42,8 +43,7 @@ struct State {
     all_done: Notify,
 }
 
-/// Held while something the drain waits for is under way: an open client
-/// connection, or a request's log line not yet written.
+/// Held while an open client connection keeps the drain waiting.
 pub struct InProgress(Lifecycle);
 
 impl Drop for InProgress {
@@ -72,8 +72,7 @@ impl Lifecycle {
         InProgress(self.clone())
     }
 
-    /// Resolves once nothing is under way: no connection open, no request
-    /// line waiting to be logged.
+    /// Resolves once nothing is under way: no connection open.
     async fn all_done(&self) {
         loop {
             // Created before the check, so a drop in between is not missed.
