@@ -59,15 +59,11 @@ fn total(program: &Path, requests: u64) -> Result<u64> {
     let guard = Guard::register(Resource::ProcessGroup(pid));
     send_requests(port, requests).with_context(|| format!("`{}`", cmd.shown()))?;
     kill(Pid::from_raw(pid), Signal::SIGTERM).context("cannot signal valgrind")?;
-    let stopped = Instant::now();
-    while child.try_wait()?.is_none() {
-        if stopped.elapsed() > EXIT_LIMIT {
-            bail!(
-                "`{}` still running {EXIT_LIMIT:?} after SIGTERM",
-                cmd.shown()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    if crate::wait_for(EXIT_LIMIT, || child.try_wait().ok().flatten()).is_none() {
+        bail!(
+            "`{}` still running {EXIT_LIMIT:?} after SIGTERM",
+            cmd.shown()
+        );
     }
     guard.disarm();
     let mut report = String::new();

@@ -3,7 +3,6 @@
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -136,13 +135,11 @@ impl Running {
 
     /// Waits for wrk to end (killing it 10 s past its duration) and parses its output.
     pub fn finish(mut self) -> Result<Measurement> {
-        while self.child.try_wait()?.is_none() {
-            if Instant::now() >= self.deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                bail!("wrk did not end 10 s after its duration: killed");
-            }
-            thread::sleep(Duration::from_millis(10));
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if crate::wait_for(left, || self.child.try_wait().ok().flatten()).is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            bail!("wrk did not end 10 s after its duration: killed");
         }
         let out = self.child.wait_with_output()?;
         let (stdout, stderr) = (
