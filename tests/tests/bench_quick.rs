@@ -184,8 +184,41 @@ fn quick_bench_reports_every_figure_for_every_peer() {
         assert!(number(value, peer) > 1000.0, "{instructions}");
     }
 
+    // The paired runs: one ratio per pair, the service's requests/s over the
+    // bare server's, and the target judged on their median.
+    let paired = figures
+        .iter()
+        .find(|f| f["id"] == "health_c16_rps_paired")
+        .expect("figure health_c16_rps_paired missing");
+    let ratios = paired["samples"]["service"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no paired ratios: {paired}"));
+    let pairs = number(&report["plan"]["paired_runs"], "paired_runs") as usize;
+    assert_eq!(ratios.len(), pairs, "one ratio per pair: {paired}");
+    for ratio in ratios {
+        assert!(number(ratio, "a paired ratio") > 0.0, "{paired}");
+    }
+    let paired_values = paired["values"].as_object().expect("values by peer");
+    assert_eq!(
+        paired_values.keys().collect::<Vec<_>>(),
+        ["service"],
+        "{paired}"
+    );
+
     let targets = report["targets"].as_array().expect("targets is a list");
     assert_eq!(targets.len(), 9, "{targets:?}");
+    let vs_bare = targets
+        .iter()
+        .find(|t| {
+            t["target"]
+                .as_str()
+                .is_some_and(|t| t.contains("paired runs"))
+        })
+        .expect("the target vs the bare server");
+    assert_eq!(
+        vs_bare["value"], paired["values"]["service"],
+        "the target is judged on the paired runs' median"
+    );
     for target in targets {
         text(&target["target"], "target");
         text(&target["measured"], "measured");

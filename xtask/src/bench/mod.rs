@@ -79,6 +79,10 @@ pub struct Plan {
     pub warm_builds: usize,
     /// Requests of the two callgrind runs.
     pub callgrind_requests: [u64; 2],
+    /// Pairs of back-to-back runs of the service and the bare server.
+    pub paired_runs: usize,
+    /// Seconds of each of those runs.
+    pub paired_seconds: u64,
 }
 
 impl Plan {
@@ -96,6 +100,11 @@ impl Plan {
             image_trials: pick(1, 3),
             warm_builds: pick(1, 2),
             callgrind_requests: callgrind::REQUESTS,
+            // 4 s runs: the ratio of a pair of 1 s runs varies more (a
+            // standard deviation of 0.10 over 30 pairs, against 0.06 over 16
+            // pairs of 4 s, measured on a 2-core machine).
+            paired_runs: pick(2, 20),
+            paired_seconds: if quick { 1 } else { 4 },
         }
     }
 }
@@ -117,7 +126,16 @@ const LOAD_FIGURES: [(&str, &str, &str); 3] = [
 
 /// The other figures: id, title, unit, and how it is measured, with the
 /// plan's fields in `{{ }}`.
-const FIGURES: [(&str, &str, &str, &str); 8] = [
+const FIGURES: [(&str, &str, &str, &str); 9] = [
+    (
+        "health_c16_rps_paired",
+        "GET /health, 16 connections: requests/s of the service ÷ the bare server's, paired runs",
+        "×",
+        "{{ paired_runs }} pairs of `wrk -t1 -c16 -d{{ paired_seconds }}s` on GET /health, the \
+         service (host) and the bare actix-web server back to back (which one goes first \
+         alternates), each pair's ratio of requests/s; the median of the ratios, with its 95 % \
+         interval",
+    ),
     (
         "rss_idle",
         "Memory when idle (RSS, all processes)",
@@ -193,6 +211,8 @@ pub struct Figure {
     /// Peer id → median (for counts: the total).
     pub values: BTreeMap<&'static str, f64>,
     pub samples: BTreeMap<&'static str, Vec<f64>>,
+    /// Peer id → the median's 95 % interval, where there are enough samples.
+    pub interval: BTreeMap<&'static str, [f64; 2]>,
 }
 
 fn figure(id: String, title: String, unit: &'static str, method: String) -> Figure {
@@ -200,11 +220,16 @@ fn figure(id: String, title: String, unit: &'static str, method: String) -> Figu
         id,
         title,
         unit,
-        better: if unit == "req/s" { "higher" } else { "lower" },
+        better: if matches!(unit, "req/s" | "×") {
+            "higher"
+        } else {
+            "lower"
+        },
         count: unit == "requests",
         method,
         values: BTreeMap::new(),
         samples: BTreeMap::new(),
+        interval: BTreeMap::new(),
     }
 }
 
@@ -241,6 +266,23 @@ pub fn median(samples: &[f64]) -> f64 {
         n if n % 2 == 1 => sorted[n / 2],
         n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
     }
+}
+
+/// The median's 95 % confidence interval, distribution-free: the order
+/// statistics of ranks n/2 ∓ 0.98√n (the binomial's normal approximation),
+/// for 10 samples or more (fewer give no useful interval).
+pub fn median_interval(samples: &[f64]) -> Option<[f64; 2]> {
+    let n = samples.len();
+    if n < 10 {
+        return None;
+    }
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let half_width = 0.98 * (n as f64).sqrt();
+    // 1-based ranks, as the textbooks give them.
+    let low = ((n as f64 / 2.0 - half_width).floor() as usize).max(1);
+    let high = ((n as f64 / 2.0 + 1.0 + half_width).ceil() as usize).min(n);
+    Some([sorted[low - 1], sorted[high - 1]])
 }
 
 /// What one SIGTERM-under-load trial saw.
@@ -438,6 +480,58 @@ fn load_runs(
     Ok(())
 }
 
+/// The service and the bare server on `GET /health`, 16 connections, in
+/// pairs of runs back to back (which one goes first alternates); each
+/// pair's ratio of requests/s. The machine drifts by ±10 % between runs
+/// seconds apart; the two runs of a pair drift alike.
+fn paired_runs(peers: &Peers, report: &mut Report, progress: &Progress) -> Result<()> {
+    let peer = |kind| PEERS.iter().find(|p| p.kind == kind);
+    let (service, bare) = (peer(Kind::Service), peer(Kind::BareActix));
+    let pair = [service, bare].map(|p| p.expect("both are peers"));
+    let instances = [peers.start(pair[0])?, peers.start(pair[1])?];
+    for instance in &instances {
+        instance.wait_first_200(FIRST_200_LIMIT)?;
+    }
+    let (runs, seconds) = (report.plan.paired_runs, report.plan.paired_seconds);
+    let wrk = Wrk {
+        path: "/health",
+        connections: 16,
+        seconds,
+        count: false,
+    };
+    for run in 0..runs {
+        let mut rps = [0.0; 2];
+        let order = if run % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            let instance = &instances[i];
+            let outcome = wrk
+                .run(instance.port, &peers.root)
+                .with_context(|| format!("{} on {}", wrk.shown(), instance.peer.name))?;
+            if outcome.requests == 0 {
+                bail!(
+                    "{} answered no request to `{}`",
+                    instance.peer.name,
+                    wrk.shown()
+                );
+            }
+            rps[i] = outcome.requests_per_s;
+        }
+        let ratio = rps[0] / rps[1];
+        progress.say(format!(
+            "pair {}/{runs}  GET /health c16  service {:.0} req/s, bare {:.0} req/s: {ratio:.3}",
+            run + 1,
+            rps[0],
+            rps[1]
+        ));
+        report.add("health_c16_rps_paired", pair[0], ratio);
+    }
+    report.commands.push(format!(
+        "{}   # {runs} pairs: the service, then the bare server, back to back (the order alternates)",
+        wrk.shown()
+    ));
+    Ok(())
+}
+
 /// SIGTERM in the middle of a wrk run: how long to exit, and what failed.
 fn sigterm_under_load(
     peers: &Peers,
@@ -624,6 +718,11 @@ pub fn run(args: &Args) -> Result<()> {
     ));
     load_runs(&peers, &list, &mut report, &progress)?;
     progress.say(format!(
+        "{} paired runs of {} s: the service and the bare server back to back",
+        plan.paired_runs, plan.paired_seconds
+    ));
+    paired_runs(&peers, &mut report, &progress)?;
+    progress.say(format!(
         "{} SIGTERM-under-load trial(s) per peer",
         plan.sigterm_trials
     ));
@@ -667,6 +766,9 @@ pub fn run(args: &Args) -> Result<()> {
                 median(samples)
             };
             figure.values.insert(peer, value);
+            if let Some(interval) = median_interval(samples) {
+                figure.interval.insert(peer, interval);
+            }
         }
     }
 
@@ -709,4 +811,19 @@ pub fn run(args: &Args) -> Result<()> {
         println!("{summary}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_medians_interval_is_the_order_statistics_around_the_middle() {
+        let samples: Vec<f64> = (1..=30).rev().map(f64::from).collect();
+        assert_eq!(median(&samples), 15.5);
+        // Ranks 15 − 0.98·√30 and 16 + 0.98·√30 (9.6 and 21.4), rounded
+        // outwards: the 9th and the 22nd.
+        assert_eq!(median_interval(&samples), Some([9.0, 22.0]));
+        assert_eq!(median_interval(&samples[..9]), None);
+    }
 }
