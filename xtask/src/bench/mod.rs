@@ -269,8 +269,9 @@ pub fn median(samples: &[f64]) -> f64 {
 }
 
 /// The median's 95 % confidence interval, distribution-free: the order
-/// statistics of ranks n/2 ∓ 0.98√n (the binomial's normal approximation),
-/// for 10 samples or more (fewer give no useful interval).
+/// statistics of ranks n/2 − 0.98√n and n/2 + 1 + 0.98√n, rounded outwards
+/// (the binomial's normal approximation), for 10 samples or more (fewer
+/// give no useful interval).
 pub fn median_interval(samples: &[f64]) -> Option<[f64; 2]> {
     let n = samples.len();
     if n < 10 {
@@ -485,9 +486,13 @@ fn load_runs(
 /// pair's ratio of requests/s. The machine drifts by ±10 % between runs
 /// seconds apart; the two runs of a pair drift alike.
 fn paired_runs(peers: &Peers, report: &mut Report, progress: &Progress) -> Result<()> {
-    let peer = |kind| PEERS.iter().find(|p| p.kind == kind);
-    let (service, bare) = (peer(Kind::Service), peer(Kind::BareActix));
-    let pair = [service, bare].map(|p| p.expect("both are peers"));
+    let peer = |kind| {
+        PEERS
+            .iter()
+            .find(|p| p.kind == kind)
+            .expect("every kind is a peer")
+    };
+    let pair = [peer(Kind::Service), peer(Kind::BareActix)];
     let instances = [peers.start(pair[0])?, peers.start(pair[1])?];
     for instance in &instances {
         instance.wait_first_200(FIRST_200_LIMIT)?;
