@@ -439,14 +439,10 @@ fn load_runs(
                 let wrk = load_wrk(path, connections);
                 let (outcome, run_peak) =
                     procfs::peak_rss(instance.processes(), || wrk.run(instance.port, &peers.root));
-                let outcome =
-                    outcome.with_context(|| format!("{} on {}", wrk.shown(), peer.name))?;
+                let outcome = answered(outcome, &wrk, peer)?;
                 let run_after = instance.rss();
                 peak[i] = peak[i].max(run_peak.max(run_after));
                 after[i] = after[i].max(run_after);
-                if outcome.requests == 0 {
-                    bail!("{} answered no request to `{}`", peer.name, wrk.shown());
-                }
                 let e = outcome.errors;
                 let trouble = e.connect + e.read + e.write + e.timeout + outcome.non_2xx;
                 let p50 = outcome.p50_ms.unwrap_or(f64::NAN);
@@ -481,6 +477,16 @@ fn load_runs(
     Ok(())
 }
 
+/// A load run's outcome, named after its command and peer when it failed;
+/// a run that got no answer at all is an error too.
+fn answered(outcome: Result<Measurement>, wrk: &Wrk, peer: &Peer) -> Result<Measurement> {
+    let outcome = outcome.with_context(|| format!("{} on {}", wrk.shown(), peer.name))?;
+    if outcome.requests == 0 {
+        bail!("{} answered no request to `{}`", peer.name, wrk.shown());
+    }
+    Ok(outcome)
+}
+
 /// The service and the bare server on `GET /health`, 16 connections, in
 /// pairs of runs back to back (which one goes first alternates); each
 /// pair's ratio of requests/s. The machine drifts by ±10 % between runs
@@ -509,17 +515,8 @@ fn paired_runs(peers: &Peers, report: &mut Report, progress: &Progress) -> Resul
         let order = if run % 2 == 0 { [0, 1] } else { [1, 0] };
         for i in order {
             let instance = &instances[i];
-            let outcome = wrk
-                .run(instance.port, &peers.root)
-                .with_context(|| format!("{} on {}", wrk.shown(), instance.peer.name))?;
-            if outcome.requests == 0 {
-                bail!(
-                    "{} answered no request to `{}`",
-                    instance.peer.name,
-                    wrk.shown()
-                );
-            }
-            rps[i] = outcome.requests_per_s;
+            let outcome = wrk.run(instance.port, &peers.root);
+            rps[i] = answered(outcome, &wrk, instance.peer)?.requests_per_s;
         }
         let ratio = rps[0] / rps[1];
         progress.say(format!(
