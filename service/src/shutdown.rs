@@ -144,9 +144,10 @@ impl Stopped {
 /// signal cut it short.
 ///
 /// The first signal prints `Shutting down...` (as the Flask original does)
-/// and starts the [`drain`]. A second signal during the drain ends the run
-/// at once: the caller returns, leaving requests in flight unanswered, but
-/// the queued log lines are still written (no `process::exit` here).
+/// and starts the drain (`drain`, below). A second signal during the drain
+/// ends the run at once: the caller returns, leaving requests in flight
+/// unanswered, but the queued log lines are still written (no
+/// `process::exit` here).
 pub async fn handle_signals(mut signals: Signals, draining: Draining) -> Stopped {
     let Some(first) = signals.next().await else {
         // The signal stream is gone: only the server can end the run.

@@ -184,24 +184,28 @@ fn quick_bench_reports_every_figure_for_every_peer() {
         assert!(number(value, peer) > 1000.0, "{instructions}");
     }
 
-    // The paired runs: one ratio per pair, the service's requests/s over the
-    // bare server's, and the target judged on their median.
+    // The paired runs: one ratio per round, the service's requests/s over
+    // the bare server's, and the control's (a second bare server's over the
+    // first's) under the bare server's id; the target judged on the
+    // service's median.
     let paired = figures
         .iter()
         .find(|f| f["id"] == "health_c16_rps_paired")
         .expect("figure health_c16_rps_paired missing");
-    let ratios = paired["samples"]["service"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no paired ratios: {paired}"));
-    let pairs = number(&report["plan"]["paired_runs"], "paired_runs") as usize;
-    assert_eq!(ratios.len(), pairs, "one ratio per pair: {paired}");
-    for ratio in ratios {
-        assert!(number(ratio, "a paired ratio") > 0.0, "{paired}");
+    let rounds = number(&report["plan"]["paired_runs"], "paired_runs") as usize;
+    for peer in ["service", "bare-actix"] {
+        let ratios = paired["samples"][peer]
+            .as_array()
+            .unwrap_or_else(|| panic!("no paired ratios for {peer}: {paired}"));
+        assert_eq!(ratios.len(), rounds, "one ratio per round: {paired}");
+        for ratio in ratios {
+            assert!(number(ratio, "a paired ratio") > 0.0, "{paired}");
+        }
     }
     let paired_values = paired["values"].as_object().expect("values by peer");
     assert_eq!(
         paired_values.keys().collect::<Vec<_>>(),
-        ["service"],
+        ["bare-actix", "service"],
         "{paired}"
     );
 

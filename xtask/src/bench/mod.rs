@@ -79,7 +79,8 @@ pub struct Plan {
     pub warm_builds: usize,
     /// Requests of the two callgrind runs.
     pub callgrind_requests: [u64; 2],
-    /// Pairs of back-to-back runs of the service and the bare server.
+    /// Rounds of back-to-back runs of the service, the bare server and a
+    /// second bare server (the control).
     pub paired_runs: usize,
     /// Seconds of each of those runs.
     pub paired_seconds: u64,
@@ -100,11 +101,15 @@ impl Plan {
             image_trials: pick(1, 3),
             warm_builds: pick(1, 2),
             callgrind_requests: callgrind::REQUESTS,
-            // 4 s runs: the ratio of a pair of 1 s runs varies more (a
-            // standard deviation of 0.10 over 30 pairs, against 0.06 over 16
-            // pairs of 4 s, measured on a 2-core machine).
-            paired_runs: pick(2, 20),
-            paired_seconds: if quick { 1 } else { 4 },
+            // Many short runs rather than a few long ones: the machine's
+            // drift does not average out over seconds, so a ratio of two
+            // runs varies about as much at 4 s as at 1 s (standard
+            // deviations of the ratios: 0.10 at 1 s against 0.06 at 4 s on
+            // one 2-core machine; 0.14 at 1 s, 0.12 at 2 s on another), and
+            // in the same minutes 1 s runs narrow the median's interval the
+            // most. 120 rounds of three runs take about 6 minutes.
+            paired_runs: pick(2, 120),
+            paired_seconds: 1,
         }
     }
 }
@@ -129,12 +134,15 @@ const LOAD_FIGURES: [(&str, &str, &str); 3] = [
 const FIGURES: [(&str, &str, &str, &str); 9] = [
     (
         "health_c16_rps_paired",
-        "GET /health, 16 connections: requests/s of the service ÷ the bare server's, paired runs",
+        "GET /health, 16 connections: requests/s ÷ the bare server's in the same round, paired runs \
+         (the bare actix-web row: a second bare server, the control)",
         "×",
-        "{{ paired_runs }} pairs of `wrk -t1 -c16 -d{{ paired_seconds }}s` on GET /health, the \
-         service (host) and the bare actix-web server back to back (which one goes first \
-         alternates), each pair's ratio of requests/s; the median of the ratios, with its 95 % \
-         interval",
+        "{{ paired_runs }} rounds of `wrk -t1 -c16 -d{{ paired_seconds }}s` on GET /health: the \
+         service (host), the bare actix-web server and a second bare server back to back (the \
+         order reverses every round); each round's ratio of the service's requests/s to the bare \
+         server's, and, as the control, the second bare server's to the first's (the bare \
+         actix-web row: what the machine's drift alone makes of two equal servers); the median \
+         of the ratios, with its 95 % interval",
     ),
     (
         "rss_idle",
@@ -488,9 +496,11 @@ fn answered(outcome: Result<Measurement>, wrk: &Wrk, peer: &Peer) -> Result<Meas
 }
 
 /// The service and the bare server on `GET /health`, 16 connections, in
-/// pairs of runs back to back (which one goes first alternates); each
-/// pair's ratio of requests/s. The machine drifts by ±10 % between runs
-/// seconds apart; the two runs of a pair drift alike.
+/// rounds of runs back to back (the order reverses every round); each
+/// round's ratio of requests/s. The machine drifts by ±10 % between runs
+/// seconds apart; the runs of a round drift alike. A second bare server
+/// runs in every round too, the control: its ratio to the first is what the
+/// machine alone makes of a ratio of two equal servers.
 fn paired_runs(peers: &Peers, report: &mut Report, progress: &Progress) -> Result<()> {
     let peer = |kind| {
         PEERS
@@ -498,8 +508,12 @@ fn paired_runs(peers: &Peers, report: &mut Report, progress: &Progress) -> Resul
             .find(|p| p.kind == kind)
             .expect("every kind is a peer")
     };
-    let pair = [peer(Kind::Service), peer(Kind::BareActix)];
-    let instances = [peers.start(pair[0])?, peers.start(pair[1])?];
+    let (service, bare) = (peer(Kind::Service), peer(Kind::BareActix));
+    let instances = [
+        peers.start(service)?,
+        peers.start(bare)?,
+        peers.start(bare)?,
+    ];
     for instance in &instances {
         instance.wait_first_200(FIRST_200_LIMIT)?;
     }
@@ -511,24 +525,30 @@ fn paired_runs(peers: &Peers, report: &mut Report, progress: &Progress) -> Resul
         count: false,
     };
     for run in 0..runs {
-        let mut rps = [0.0; 2];
-        let order = if run % 2 == 0 { [0, 1] } else { [1, 0] };
+        let mut rps = [0.0; 3];
+        // The bare server in the middle: the service and the control are
+        // as far from it, one before and one after, in turn.
+        let order = if run % 2 == 0 { [0, 1, 2] } else { [2, 1, 0] };
         for i in order {
             let instance = &instances[i];
             let outcome = wrk.run(instance.port, &peers.root);
             rps[i] = answered(outcome, &wrk, instance.peer)?.requests_per_s;
         }
-        let ratio = rps[0] / rps[1];
+        let (vs_bare, control) = (rps[0] / rps[1], rps[2] / rps[1]);
         progress.say(format!(
-            "pair {}/{runs}  GET /health c16  service {:.0} req/s, bare {:.0} req/s: {ratio:.3}",
+            "round {}/{runs}  GET /health c16  service {:.0}, bare {:.0}, second bare {:.0} req/s: \
+             {vs_bare:.3}, control {control:.3}",
             run + 1,
             rps[0],
-            rps[1]
+            rps[1],
+            rps[2]
         ));
-        report.add("health_c16_rps_paired", pair[0], ratio);
+        report.add("health_c16_rps_paired", service, vs_bare);
+        report.add("health_c16_rps_paired", bare, control);
     }
     report.commands.push(format!(
-        "{}   # {runs} pairs: the service, then the bare server, back to back (the order alternates)",
+        "{}   # {runs} rounds: the service, the bare server and a second bare server back to back \
+         (the order reverses every round)",
         wrk.shown()
     ));
     Ok(())
@@ -720,7 +740,7 @@ pub fn run(args: &Args) -> Result<()> {
     ));
     load_runs(&peers, &list, &mut report, &progress)?;
     progress.say(format!(
-        "{} paired runs of {} s: the service and the bare server back to back",
+        "{} rounds of {} s runs: the service, the bare server and a second bare server back to back",
         plan.paired_runs, plan.paired_seconds
     ));
     paired_runs(&peers, &mut report, &progress)?;
