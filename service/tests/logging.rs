@@ -116,6 +116,47 @@ fn any_request_target_is_logged_as_one_line_of_valid_json() {
     }
 }
 
+/// Each worker queues its lines in a buffer of its own: from several
+/// connections at once, on both workers, every line still reaches stdout
+/// exactly once, by the exit on SIGTERM at the latest, and each
+/// connection's lines in the order of its requests.
+#[test]
+fn lines_from_every_worker_arrive_once_each_in_order() {
+    const CONNECTIONS: usize = 8;
+    const REQUESTS: usize = 250;
+    let mut service = Service::start(&[("WORKERS", "2")]);
+    std::thread::scope(|scope| {
+        for connection in 0..CONNECTIONS {
+            let service = &service;
+            scope.spawn(move || {
+                let mut keep_alive = service.connect();
+                for request in 0..REQUESTS {
+                    let path = format!("/c{connection}/r{request}");
+                    assert_eq!(keep_alive.keep_alive_request("GET", &path).status, 404);
+                }
+            });
+        }
+    });
+    service.stop();
+
+    let stdout = service.stdout();
+    let paths: Vec<String> = json_lines(&stdout)
+        .iter()
+        .filter(|line| line["target"] == "service::request")
+        .filter_map(|line| line["path"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(paths.len(), CONNECTIONS * REQUESTS, "{stdout}");
+    for connection in 0..CONNECTIONS {
+        let prefix = format!("/c{connection}/");
+        let logged: Vec<&str> = paths
+            .iter()
+            .filter_map(|path| path.strip_prefix(&prefix))
+            .collect();
+        let expected: Vec<String> = (0..REQUESTS).map(|request| format!("r{request}")).collect();
+        assert_eq!(logged, expected, "connection {connection}");
+    }
+}
+
 #[test]
 fn the_secret_is_never_printed_and_the_start_up_line_redacts_it() {
     let nanos = SystemTime::now()
