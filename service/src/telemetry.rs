@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 use std::io::IsTerminal;
 use std::sync::OnceLock;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use actix_web::dev::ServiceResponse;
 use tracing::Level;
@@ -106,14 +106,17 @@ pub fn log_settings(settings: &Settings, port: u16) {
 /// before the connection can close: the drain at shutdown cannot lose it.
 pub fn log_request<B>(response: &ServiceResponse<B>, started: Instant) {
     if let Some(lines) = REQUEST_LINES.get() {
-        let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let ended = Instant::now();
+        let latency_us =
+            u64::try_from(ended.duration_since(started).as_micros()).unwrap_or(u64::MAX);
         let status = response.status().as_u16();
         let request = response.request();
         let (method, path) = (request.method().as_str(), request.path());
         match lines {
             RequestLines::Json(writer) => LINE.with_borrow_mut(|line| {
                 line.clear();
-                request_line::write(line, SystemTime::now(), method, path, status, latency_us);
+                let at = request_line::wall_time(ended);
+                request_line::write(line, at, method, path, status, latency_us);
                 writer.append(line);
             }),
             RequestLines::Pretty => tracing::info!(
@@ -135,6 +138,7 @@ thread_local! {
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
+    use std::time::SystemTime;
 
     use serde_json::Value;
 
