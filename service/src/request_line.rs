@@ -72,8 +72,9 @@
 //! | the `web::Data` extractor and its `type_id` | – | 60–85 |
 //!
 //! A state per worker instead of one shared `Arc` changed none of these
-//! beyond the runs' noise. The shared lock and one clock read are gone
-//! since (a buffer per thread in [`crate::log_writer`], [`wall_time`]).
+//! beyond the runs' noise. The shared lock, one clock read and, for
+//! `/health`, the extractor are gone since (a buffer per thread in
+//! [`crate::log_writer`], [`wall_time`], the table above).
 //!
 //! So: the fields are known and written in order; strings go through
 //! `serde_json`'s escaper on their own (a fast path copying plain strings
