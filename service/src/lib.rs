@@ -1,9 +1,11 @@
 //! The image lab's mini web service, as a library so that `main.rs`, the
 //! tests and the build tooling all start exactly the same application.
 
+pub mod backpressure;
 pub mod configuration;
 pub mod healthcheck;
 mod log_writer;
+pub mod panics;
 pub mod proof;
 mod request_line;
 pub mod routes;

@@ -150,6 +150,15 @@ async fn not_found() -> HttpResponse {
     )
 }
 
+/// The answer to a request whose handler panicked (see panics.rs).
+pub fn internal_error() -> HttpResponse {
+    respond(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        JSON,
+        Bytes::from_static(b"{\"error\":\"internal\"}\n"),
+    )
+}
+
 async fn method_not_allowed() -> HttpResponse {
     let mut response = respond(
         StatusCode::METHOD_NOT_ALLOWED,

@@ -5,12 +5,18 @@ use std::net::TcpListener;
 use std::pin::pin;
 use std::time::Instant;
 
-use actix_web::dev::{Server, Service};
+use actix_http::HttpService;
+use actix_http::error::DispatchError;
+use actix_service::{IntoServiceFactory, ServiceFactoryExt, map_config};
+use actix_web::App;
+use actix_web::dev::{AppConfig, Server, fn_service};
+use actix_web::rt::net::TcpStream;
 use actix_web::web::{self, ServiceConfig};
-use actix_web::{App, HttpServer};
-use futures_util::future::{Either, select};
+use futures_util::future::{Either, ready, select};
 
+use crate::backpressure::Backpressure;
 use crate::configuration::Settings;
+use crate::panics;
 use crate::routes::{self, AppState};
 use signal_hook_tokio::Signals;
 
@@ -47,7 +53,8 @@ impl Application {
         let listener_handle = listener.try_clone()?;
         let connections = lifecycle.clone();
         let app_lifecycle = lifecycle.clone();
-        let server = HttpServer::new(move || {
+        let local_address = listener.local_addr()?;
+        let app = move || {
             App::new()
                 .app_data(app_lifecycle.clone())
                 // Every answer's last steps, as one middleware of the
@@ -57,7 +64,7 @@ impl Application {
                 // counted with callgrind: see request_line.rs).
                 .wrap_fn(|request, app| {
                     let started = Instant::now();
-                    let answered = app.call(request);
+                    let answered = panics::answer_500_on_panic(app, request, started);
                     async move {
                         let mut response = answered.await?;
                         shutdown::close_if_draining(&mut response);
@@ -67,17 +74,42 @@ impl Application {
                 })
                 .configure(extra_routes.clone())
                 .configure(|config| routes::configure(config, state.clone()))
-        })
-        .on_connect(move |_, extensions| {
-            extensions.insert(connections.in_progress());
-        })
-        .workers(settings.workers.get())
-        .shutdown_timeout(settings.shutdown_timeout.as_secs())
-        // Signals are handled in shutdown.rs, which also drains sooner and
-        // without dropping requests on keep-alive connections.
-        .disable_signals()
-        .listen(listener)?
-        .run();
+        };
+        let builder = actix_server::Server::build();
+        let stop_signal = builder.graceful_shutdown_signal();
+        let server = builder
+            .workers(settings.workers.get())
+            .shutdown_timeout(settings.shutdown_timeout.as_secs())
+            // Signals are handled in shutdown.rs, which also drains sooner and
+            // without dropping requests on keep-alive connections.
+            .disable_signals()
+            // What actix-web's `HttpServer::listen` builds, but for a stream of
+            // our own: see backpressure.rs.
+            .listen("http", listener, move || {
+                let connections = connections.clone();
+                let stop_signal = stop_signal.clone();
+                let http = HttpService::build()
+                    .graceful_shutdown_signal(move || {
+                        let stop_signal = stop_signal.clone();
+                        async move { stop_signal.notified().await }
+                    })
+                    .local_addr(local_address)
+                    .on_connect_ext(move |_, extensions| {
+                        extensions.insert(connections.in_progress());
+                    })
+                    .h1(map_config(
+                        app().into_factory().map_err(|error| error.error_response()),
+                        // Its address and host are only read by URL generation and
+                        // as a fallback for requests without a `Host` header.
+                        move |()| AppConfig::default(),
+                    ));
+                fn_service(|stream: TcpStream| {
+                    let peer = stream.peer_addr().ok();
+                    ready(Ok::<_, DispatchError>((Backpressure::new(stream), peer)))
+                })
+                .and_then(http)
+            })?
+            .run();
         let draining = Draining {
             server: server.handle(),
             lifecycle,

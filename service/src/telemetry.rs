@@ -2,7 +2,8 @@
 //!
 //! Logs only ever go to stdout, through the queue of `log_writer.rs`:
 //! the service never writes to the filesystem, so it runs unchanged on a
-//! read-only root.
+//! read-only root, and never waits on stdout, so a stalled log sink costs
+//! log lines (counted, and said once it drains) but no request.
 
 use std::cell::RefCell;
 use std::io::IsTerminal;
@@ -10,6 +11,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use actix_web::dev::ServiceResponse;
+use actix_web::http::{Method, StatusCode};
 use tracing::Level;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
@@ -18,6 +20,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::configuration::{LogFormat, Settings};
 use crate::log_writer::{self, LogWriter, WriterGuard};
+use crate::panics;
 use crate::request_line;
 
 /// Keeps the log writer thread running; dropping it writes out every queued
@@ -39,9 +42,14 @@ enum RequestLines {
 /// through: a fixed filter need not be asked again on every request.
 static REQUEST_LINES: OnceLock<RequestLines> = OnceLock::new();
 
+/// The log queue, set once by [`init`], for [`print_line`].
+static STDOUT: OnceLock<LogWriter> = OnceLock::new();
+
 /// Installs the global log subscriber chosen by `LOG_FORMAT` and `RUST_LOG`.
 pub fn init(settings: &Settings) -> LogGuard {
     let (writer, guard) = log_writer::start();
+    let _ = STDOUT.set(writer.clone());
+    panics::log_panics();
     let filter = settings.log_filter.clone();
     if filter.would_enable(request_line::TARGET, &Level::INFO) {
         let lines = match settings.log_format {
@@ -80,6 +88,16 @@ where
         .with(filter)
 }
 
+/// Prints `line` on stdout as it is, through the log queue once [`init`] has
+/// run: it never waits on a stalled sink, and keeps its place among the
+/// log lines.
+pub fn print_line(line: &str) {
+    match STDOUT.get() {
+        Some(writer) => writer.append(format!("{line}\n").as_bytes()),
+        None => println!("{line}"),
+    }
+}
+
 /// The start-up line: the effective configuration, with SECRET redacted.
 pub fn log_settings(settings: &Settings, port: u16) {
     tracing::info!(
@@ -105,13 +123,17 @@ pub fn log_settings(settings: &Settings, port: u16) {
 /// queued before the answer is handed back to actix, so it is in the queue
 /// before the connection can close: the drain at shutdown cannot lose it.
 pub fn log_request<B>(response: &ServiceResponse<B>, started: Instant) {
+    let request = response.request();
+    log_request_line(request.method(), request.path(), response.status(), started);
+}
+
+/// [`log_request`], for an answer that has no `ServiceResponse`.
+pub fn log_request_line(method: &Method, path: &str, status: StatusCode, started: Instant) {
     if let Some(lines) = REQUEST_LINES.get() {
         let ended = Instant::now();
         let latency_us =
             u64::try_from(ended.duration_since(started).as_micros()).unwrap_or(u64::MAX);
-        let status = response.status().as_u16();
-        let request = response.request();
-        let (method, path) = (request.method().as_str(), request.path());
+        let (method, status) = (method.as_str(), status.as_u16());
         match lines {
             RequestLines::Json(writer) => LINE.with_borrow_mut(|line| {
                 line.clear();

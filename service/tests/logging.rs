@@ -3,8 +3,9 @@
 
 mod support;
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use nix::sys::signal::Signal::SIGTERM;
 use serde_json::Value;
 use support::Service;
 
@@ -191,4 +192,84 @@ fn the_secret_is_never_printed_and_the_start_up_line_redacts_it() {
     assert_eq!(start_up["lab_login"], "alice", "{start_up}");
     assert_eq!(start_up["rocket_size"], "Small", "{start_up}");
     assert!(start_up["shutdown_timeout_s"].is_number(), "{start_up}");
+}
+
+/// Tens of thousands of requests: far more lines than a stalled pipe (64 KiB)
+/// and the writer's queues (256 KiB a thread) can hold.
+const STALLED_CONNECTIONS: usize = 4;
+const STALLED_REQUESTS_EACH: usize = 5_000;
+
+/// `GET /health` `each` times on each of `connections` keep-alive
+/// connections at once; every answer must be a 200.
+fn health_on_keep_alive_connections(service: &Service, connections: usize, each: usize) {
+    std::thread::scope(|scope| {
+        for _ in 0..connections {
+            scope.spawn(|| {
+                let mut keep_alive = service.connect();
+                for request in 0..each {
+                    let answer = keep_alive.keep_alive_request("GET", "/health");
+                    assert_eq!(answer.status, 200, "request {request}");
+                }
+            });
+        }
+    });
+}
+
+/// A log sink that stops draining (Docker's blocking log mode with a driver
+/// that cannot reach its collector, a full disk under json-file) costs log
+/// lines, never answers: `/health` keeps answering, and SIGTERM still ends
+/// the service at once, with exit 0, the pipe still unread.
+#[test]
+fn a_stalled_log_sink_stops_neither_answers_nor_the_exit() {
+    let mut service = Service::start(&[]);
+    service.stall_stdout();
+    health_on_keep_alive_connections(&service, STALLED_CONNECTIONS, STALLED_REQUESTS_EACH);
+    service.signal(SIGTERM);
+    let (status, elapsed) = service.expect_exit(Duration::from_secs(10));
+    assert!(status.success(), "{status:?}");
+    assert!(elapsed < Duration::from_secs(2), "exit took {elapsed:?}");
+}
+
+/// Once the sink drains again, lines flow again, and one line says how many
+/// were dropped meanwhile: with the lines that arrived, exactly the requests
+/// made.
+#[test]
+fn once_the_sink_drains_the_dropped_lines_are_counted_exactly() {
+    const AFTER: usize = 100;
+    let mut service = Service::start(&[]);
+    service.stall_stdout();
+    health_on_keep_alive_connections(&service, STALLED_CONNECTIONS, STALLED_REQUESTS_EACH);
+    service.drain_stdout();
+    service.wait_for_stdout_line(|line| line.contains("log lines dropped"));
+    let mut keep_alive = service.connect();
+    for request in 0..AFTER {
+        let path = format!("/after/{request}");
+        assert_eq!(keep_alive.keep_alive_request("GET", &path).status, 404);
+    }
+    service.stop();
+
+    let stdout = service.stdout();
+    let lines = json_lines(&stdout);
+    let logged_health = lines
+        .iter()
+        .filter(|line| line["path"] == "/health")
+        .count();
+    let dropped: u64 = lines
+        .iter()
+        .filter(|line| line["message"] == "log lines dropped: stdout did not take them in time")
+        .map(|line| line["dropped"].as_u64().expect("a count of dropped lines"))
+        .sum();
+    let made = STALLED_CONNECTIONS * STALLED_REQUESTS_EACH;
+    assert!(dropped > 0, "nothing dropped out of {made} lines");
+    assert_eq!(
+        logged_health as u64 + dropped,
+        made as u64,
+        "logged + dropped"
+    );
+    let after: Vec<&str> = lines
+        .iter()
+        .filter_map(|line| line["path"].as_str()?.strip_prefix("/after/"))
+        .collect();
+    let expected: Vec<String> = (0..AFTER).map(|request| request.to_string()).collect();
+    assert_eq!(after, expected, "the lines after the drain");
 }

@@ -26,6 +26,8 @@ use support::{Connection, Service, address};
 
 const ROLE: &str = "SHUTDOWN_TEST_ROLE";
 const SLOW_STARTED: &str = "slow request started";
+const BLOCK_STARTED: &str = "blocking request started";
+const PANIC_MESSAGE: &str = "a bug in a handler";
 
 /// The child's life: the service with a slow route, until signalled.
 fn serve_with_slow_route() -> ExitCode {
@@ -43,6 +45,23 @@ fn serve_with_slow_route() -> ExitCode {
                         HttpResponse::Ok().body("slow done\n")
                     },
                 ),
+            );
+            // A handler that blocks its worker thread, as a forker's
+            // blocking call would: no await point, no cancellation.
+            config.route(
+                "/block",
+                web::get().to(|| async {
+                    println!("{BLOCK_STARTED}");
+                    thread::sleep(Duration::from_secs(60));
+                    HttpResponse::Ok().body("block done\n")
+                }),
+            );
+            config.route(
+                "/panic",
+                web::get().to(|| async {
+                    let count: u32 = "not a number".parse().expect(PANIC_MESSAGE);
+                    HttpResponse::Ok().body(count.to_string())
+                }),
             );
         })?;
         telemetry::log_settings(&settings, application.port());
@@ -194,6 +213,74 @@ fn the_drain_ends_at_shutdown_timeout() {
     );
 }
 
+/// A handler blocked in a system call never carries out actix's forced
+/// close: the exit still comes at SHUTDOWN_TIMEOUT plus a small margin.
+fn a_worker_blocked_in_a_handler_cannot_hold_the_exit() {
+    let mut service = start_slow_server(&[("SHUTDOWN_TIMEOUT", "1")]);
+    let mut blocked = service.connect();
+    blocked.send("GET /block HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    service.wait_for_stdout_line(|line| line == BLOCK_STARTED);
+
+    service.signal(SIGTERM);
+    assert_exits_0_within(&mut service, Duration::from_secs(2), "a blocked worker");
+    let stdout = service.stdout();
+    assert!(
+        stdout.contains("drain deadline passed"),
+        "no word of the connection left open:\n{stdout}"
+    );
+}
+
+/// A panicking handler costs its own request (a 500, and its connection
+/// closed), not the process: requests in flight on other connections are
+/// answered, and the service goes on serving. The tests run the dev
+/// profile, which unwinds; so must the release profile, the image's.
+fn a_panicking_handler_costs_only_its_own_request() {
+    let release_profile = include_str!("../../Cargo.toml")
+        .split("[profile.release]")
+        .nth(1)
+        .expect("a release profile in the workspace's Cargo.toml");
+    let panic_setting = release_profile
+        .lines()
+        .take_while(|line| !line.starts_with('['))
+        .find(|line| line.trim_start().starts_with("panic"));
+    assert!(
+        panic_setting.is_none_or(|line| line.contains("\"unwind\"")),
+        "the release profile aborts on panic: {panic_setting:?}"
+    );
+
+    let mut service = start_slow_server(&[]);
+    let mut idle = service.connect();
+    assert_eq!(idle.keep_alive_request("GET", "/health").status, 200);
+    let mut in_flight = slow_request_in_flight(&service, 1000);
+
+    let mut panicking = service.connect();
+    let answer = panicking.keep_alive_request("GET", "/panic");
+    assert_eq!(
+        (answer.status, answer.text(), answer.closes()),
+        (500, "{\"error\":\"internal\"}\n", true),
+        "{answer:?}"
+    );
+
+    let slow = in_flight.read_response(false);
+    assert_eq!((slow.status, slow.text()), (200, "slow done\n"));
+    assert_eq!(idle.keep_alive_request("GET", "/health").status, 200);
+    assert_eq!(service.request("GET", "/ready").status, 200);
+    service.stop();
+
+    let stdout = service.stdout();
+    let logged = |found: &dyn Fn(&str) -> bool| stdout.lines().filter(|line| found(line)).count();
+    assert_eq!(
+        logged(&|line| line.contains(r#""level":"ERROR""#) && line.contains(PANIC_MESSAGE)),
+        1,
+        "the panic's one log line:\n{stdout}"
+    );
+    assert_eq!(
+        logged(&|line| line.contains(r#""path":"/panic""#) && line.contains(r#""status":500"#)),
+        1,
+        "the request line of /panic:\n{stdout}"
+    );
+}
+
 fn main() -> ExitCode {
     if std::env::var_os(ROLE).is_some() {
         return serve_with_slow_route();
@@ -222,6 +309,14 @@ fn main() -> ExitCode {
         test(
             "the_drain_ends_at_shutdown_timeout",
             the_drain_ends_at_shutdown_timeout,
+        ),
+        test(
+            "a_worker_blocked_in_a_handler_cannot_hold_the_exit",
+            a_worker_blocked_in_a_handler_cannot_hold_the_exit,
+        ),
+        test(
+            "a_panicking_handler_costs_only_its_own_request",
+            a_panicking_handler_costs_only_its_own_request,
         ),
     ];
     libtest_mimic::run(&Arguments::from_args(), trials).exit_code()

@@ -184,6 +184,23 @@ fn quick_bench_reports_every_figure_for_every_peer() {
         assert!(number(value, peer) > 1000.0, "{instructions}");
     }
 
+    // The flood of clients that never read: the Rust peers, one run each.
+    for id in ["flood_memory_peak", "flood_probe_slowest"] {
+        let flood = figures
+            .iter()
+            .find(|f| f["id"] == id)
+            .unwrap_or_else(|| panic!("figure {id} missing"));
+        let measured = flood["values"].as_object().expect("values by peer");
+        assert_eq!(
+            measured.keys().collect::<Vec<_>>(),
+            ["bare-actix", "service"],
+            "{flood}"
+        );
+        for (peer, value) in measured {
+            assert!(number(value, peer) > 0.0, "{flood}");
+        }
+    }
+
     // The paired runs: one ratio per round, the service's requests/s over
     // the bare server's, and the control's (a second bare server's over the
     // first's) under the bare server's id; the target judged on the
@@ -210,7 +227,7 @@ fn quick_bench_reports_every_figure_for_every_peer() {
     );
 
     let targets = report["targets"].as_array().expect("targets is a list");
-    assert_eq!(targets.len(), 9, "{targets:?}");
+    assert_eq!(targets.len(), 10, "{targets:?}");
     let vs_bare = targets
         .iter()
         .find(|t| {

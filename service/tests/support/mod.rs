@@ -76,9 +76,18 @@ impl TestApp {
 /// Bytes a child wrote to one of its pipes, with a way to wait for more.
 #[derive(Default)]
 struct Captured {
-    /// The bytes so far, and whether the pipe is closed (no more will come).
-    state: Mutex<(Vec<u8>, bool)>,
+    state: Mutex<CaptureState>,
     changed: Condvar,
+}
+
+#[derive(Default)]
+struct CaptureState {
+    /// The bytes so far.
+    bytes: Vec<u8>,
+    /// The pipe is closed: no more will come.
+    closed: bool,
+    /// The pipe is left unread, as by a log driver that stalls.
+    paused: bool,
 }
 
 impl Captured {
@@ -89,18 +98,35 @@ impl Captured {
         let reader = thread::spawn(move || {
             let mut pipe = pipe;
             let mut buffer = [0; 4096];
-            while let Ok(n @ 1..) = pipe.read(&mut buffer) {
-                sink.state.lock().unwrap().0.extend_from_slice(&buffer[..n]);
+            loop {
+                drop(
+                    sink.changed
+                        .wait_while(sink.state.lock().unwrap(), |state| state.paused),
+                );
+                let Ok(n @ 1..) = pipe.read(&mut buffer) else {
+                    break;
+                };
+                sink.state
+                    .lock()
+                    .unwrap()
+                    .bytes
+                    .extend_from_slice(&buffer[..n]);
                 sink.changed.notify_all();
             }
-            sink.state.lock().unwrap().1 = true;
+            sink.state.lock().unwrap().closed = true;
             sink.changed.notify_all();
         });
         (captured, reader)
     }
 
     fn text(&self) -> String {
-        String::from_utf8_lossy(&self.state.lock().unwrap().0).into_owned()
+        String::from_utf8_lossy(&self.state.lock().unwrap().bytes).into_owned()
+    }
+
+    /// Stops or resumes reading the pipe (a read under way completes).
+    fn set_paused(&self, paused: bool) {
+        self.state.lock().unwrap().paused = paused;
+        self.changed.notify_all();
     }
 
     /// Waits until a line satisfies `found` and returns it; `None` when the
@@ -109,11 +135,11 @@ impl Captured {
         let deadline = Instant::now() + timeout;
         let mut state = self.state.lock().unwrap();
         loop {
-            let text = String::from_utf8_lossy(&state.0);
+            let text = String::from_utf8_lossy(&state.bytes);
             if let Some(line) = text.lines().find(|line| found(line)) {
                 return Some(line.to_owned());
             }
-            if state.1 {
+            if state.closed {
                 return None;
             }
             let left = deadline.checked_duration_since(Instant::now())?;
@@ -244,6 +270,30 @@ impl Service {
         kill(self.pid(), signal).expect("signal the service");
     }
 
+    /// Leaves stdout unread from now on: once the pipe is full, the
+    /// service's writes to it block, as with a stalled log driver.
+    pub fn stall_stdout(&self) {
+        self.stdout.set_paused(true);
+    }
+
+    /// Reads stdout again after [`Service::stall_stdout`].
+    pub fn drain_stdout(&self) {
+        self.stdout.set_paused(false);
+    }
+
+    /// The process's resident memory, in bytes (from /proc).
+    pub fn resident_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("the service's /proc status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().strip_suffix(" kB"))
+            .and_then(|kib| kib.parse().ok())
+            .unwrap_or_else(|| panic!("no VmRSS in {status}"));
+        kib * 1024
+    }
+
     /// Everything written to stdout so far.
     pub fn stdout(&self) -> String {
         self.stdout.text()
@@ -267,6 +317,7 @@ impl Service {
         if self.status.is_none() {
             self.status = self.child.try_wait().expect("wait for the service");
             if self.status.is_some() {
+                self.drain_stdout();
                 for reader in self.readers.drain(..) {
                     reader.join().expect("output reader");
                 }
@@ -421,6 +472,14 @@ impl Connection {
             stream,
             buffer: Vec::new(),
         })
+    }
+
+    /// A second handle on the connection, to send from another thread
+    /// while this one reads.
+    pub fn sender(&self) -> TcpStream {
+        self.stream
+            .try_clone()
+            .expect("clone the connection's socket")
     }
 
     /// Sends raw bytes.

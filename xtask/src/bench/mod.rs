@@ -9,6 +9,7 @@
 //! error or Ctrl-C (see [`crate::cleanup`]).
 
 mod callgrind;
+mod flood;
 mod image;
 mod markdown;
 mod peers;
@@ -84,6 +85,10 @@ pub struct Plan {
     pub paired_runs: usize,
     /// Seconds of each of those runs.
     pub paired_seconds: u64,
+    /// Seconds of the flood of clients that never read.
+    pub flood_seconds: u64,
+    /// Those clients.
+    pub flood_clients: usize,
 }
 
 impl Plan {
@@ -110,6 +115,8 @@ impl Plan {
             // most. 120 rounds of three runs take about 6 minutes.
             paired_runs: pick(2, 120),
             paired_seconds: 1,
+            flood_seconds: if quick { 2 } else { 10 },
+            flood_clients: flood::CLIENTS,
         }
     }
 }
@@ -131,7 +138,7 @@ const LOAD_FIGURES: [(&str, &str, &str); 3] = [
 
 /// The other figures: id, title, unit, and how it is measured, with the
 /// plan's fields in `{{ }}`.
-const FIGURES: [(&str, &str, &str, &str); 9] = [
+const FIGURES: [(&str, &str, &str, &str); 11] = [
     (
         "health_c16_rps_paired",
         "GET /health, 16 connections: requests/s ÷ the bare server's in the same round, paired runs \
@@ -191,6 +198,21 @@ const FIGURES: [(&str, &str, &str, &str); 9] = [
         "requests that went out on a connection and got no answer (count.lua's sent − answered − \
          wrk's write errors, which are the connections refused once the listener closed), plus \
          answers that were not 2xx/3xx; all trials together",
+    ),
+    (
+        "flood_memory_peak",
+        "Memory with clients that never read (RSS, peak)",
+        "MB",
+        "{{ flood_clients }} keep-alive connections send GET /health pipelined, 1,000 to a write, \
+         for {{ flood_seconds }} s and never read an answer (connecting again when closed); VmRSS \
+         of the peer's processes read every 50 ms, the peak",
+    ),
+    (
+        "flood_probe_slowest",
+        "Slowest GET /health of another client during that flood",
+        "ms",
+        "a GET /health on a new connection every 100 ms or so during the flood (2 s timeout, which a \
+         probe that got no answer counts as); the slowest",
     ),
     (
         "instructions_health",
@@ -769,11 +791,29 @@ pub fn run(args: &Args) -> Result<()> {
         sigterm_wrk(&plan).shown(),
         plan.signal_after_ms
     ));
+    let rust_peers = || {
+        list.iter()
+            .filter(|p| matches!(p.kind, Kind::Service | Kind::BareActix))
+    };
+    progress.say(format!(
+        "{} clients that never read, for {} s, on each Rust peer",
+        plan.flood_clients, plan.flood_seconds
+    ));
+    for &peer in rust_peers() {
+        let instance = peers.start(peer)?;
+        instance.wait_first_200(FIRST_200_LIMIT)?;
+        let flooded = flood::run(instance.port, instance.processes(), plan.flood_seconds);
+        progress.say(format!(
+            "flood  {:<17} peak RSS {:.1} MB, slowest probe {:.1} ms",
+            peer.name,
+            megabytes(flooded.peak_rss),
+            millis(flooded.slowest_probe)
+        ));
+        report.add("flood_memory_peak", peer, megabytes(flooded.peak_rss));
+        report.add("flood_probe_slowest", peer, millis(flooded.slowest_probe));
+    }
     progress.say("callgrind: instructions per GET /health of the Rust peers");
-    for peer in list
-        .iter()
-        .filter(|p| matches!(p.kind, Kind::Service | Kind::BareActix))
-    {
+    for peer in rust_peers() {
         let program = peers.rust_program(peer.kind);
         // Shown as the peers' own commands are: from the repository's root.
         let shown = program.strip_prefix(&peers.root).unwrap_or(&program);
