@@ -48,8 +48,8 @@ const PATH_KEPT: usize = 96;
 
 /// What a request asked, kept for its line in case its handler panics. The
 /// request itself cannot be kept (routing needs it unshared), and cloning
-/// its URI costs some 300 instructions (an allocation, for the shared
-/// bytes); a copy of the path's start costs a tenth of that.
+/// its URI (an allocation, to share its bytes) cost 130 instructions a
+/// request more than this copy of the path's start (callgrind).
 struct Asked {
     method: Method,
     path: [u8; PATH_KEPT],
@@ -102,9 +102,10 @@ impl ResponseError for HandlerPanicked {
     }
 }
 
-/// Makes every panic one log line (level ERROR, where and why) instead of
-/// the default message on stderr, which no log collector parses and which,
-/// written to a stalled pipe, would block the panicking thread.
+/// Makes every panic one log line (level ERROR: what, where, on which
+/// thread) instead of the default message on stderr, which no log collector
+/// parses and which, written to a stalled pipe, would block the panicking
+/// thread. A handler's panic is followed by its request's line, status 500.
 pub fn log_panics() {
     std::panic::set_hook(Box::new(|panic: &PanicHookInfo<'_>| {
         let location = panic
@@ -113,7 +114,8 @@ pub fn log_panics() {
         tracing::error!(
             panic = panic.payload_as_str().unwrap_or("(not a string)"),
             location = location.as_deref().unwrap_or("unknown"),
-            "a handler panicked: its request was answered 500"
+            thread = std::thread::current().name().unwrap_or("unnamed"),
+            "panicked"
         );
     }));
 }

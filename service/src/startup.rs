@@ -3,7 +3,7 @@
 use std::io;
 use std::net::TcpListener;
 use std::pin::pin;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_http::HttpService;
 use actix_http::error::DispatchError;
@@ -22,6 +22,10 @@ use signal_hook_tokio::Signals;
 
 use crate::shutdown::{self, Draining, Lifecycle, Stopped};
 use crate::telemetry;
+
+/// How long a connection the service closes waits for the client to close
+/// its side: actix-web's `HttpServer` default.
+const CLIENT_DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A bound, ready-to-run HTTP server.
 pub struct Application {
@@ -93,6 +97,8 @@ impl Application {
                         let stop_signal = stop_signal.clone();
                         async move { stop_signal.notified().await }
                     })
+                    // actix-web's default, which this builder's lacks.
+                    .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
                     .local_addr(local_address)
                     .on_connect_ext(move |_, extensions| {
                         extensions.insert(connections.in_progress());

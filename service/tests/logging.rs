@@ -132,7 +132,7 @@ fn lines_from_every_worker_arrive_once_each_in_order() {
             scope.spawn(move || {
                 let mut keep_alive = service.connect();
                 for request in 0..REQUESTS {
-                    let path = format!("/c{connection}/r{request}");
+                    let path = format!("/c{connection}/{request}");
                     assert_eq!(keep_alive.keep_alive_request("GET", &path).status, 404);
                 }
             });
@@ -141,21 +141,31 @@ fn lines_from_every_worker_arrive_once_each_in_order() {
     service.stop();
 
     let stdout = service.stdout();
-    let paths: Vec<String> = json_lines(&stdout)
-        .iter()
-        .filter(|line| line["target"] == "service::request")
-        .filter_map(|line| line["path"].as_str().map(str::to_owned))
-        .collect();
+    let lines = json_lines(&stdout);
+    let paths = logged_paths(&lines);
     assert_eq!(paths.len(), CONNECTIONS * REQUESTS, "{stdout}");
     for connection in 0..CONNECTIONS {
-        let prefix = format!("/c{connection}/");
-        let logged: Vec<&str> = paths
-            .iter()
-            .filter_map(|path| path.strip_prefix(&prefix))
-            .collect();
-        let expected: Vec<String> = (0..REQUESTS).map(|request| format!("r{request}")).collect();
-        assert_eq!(logged, expected, "connection {connection}");
+        assert_numbered_in_order(&paths, &format!("/c{connection}/"), REQUESTS);
     }
+}
+
+/// The paths of the request lines, in the order they reached stdout.
+fn logged_paths(lines: &[Value]) -> Vec<&str> {
+    lines
+        .iter()
+        .filter(|line| line["target"] == "service::request")
+        .filter_map(|line| line["path"].as_str())
+        .collect()
+}
+
+/// `{prefix}0` to `{prefix}{count - 1}` are among `paths`, once each, in order.
+fn assert_numbered_in_order(paths: &[&str], prefix: &str, count: usize) {
+    let numbers: Vec<&str> = paths
+        .iter()
+        .filter_map(|path| path.strip_prefix(prefix))
+        .collect();
+    let expected: Vec<String> = (0..count).map(|number| number.to_string()).collect();
+    assert_eq!(numbers, expected, "the lines of {prefix}N");
 }
 
 #[test]
@@ -266,10 +276,5 @@ fn once_the_sink_drains_the_dropped_lines_are_counted_exactly() {
         made as u64,
         "logged + dropped"
     );
-    let after: Vec<&str> = lines
-        .iter()
-        .filter_map(|line| line["path"].as_str()?.strip_prefix("/after/"))
-        .collect();
-    let expected: Vec<String> = (0..AFTER).map(|request| request.to_string()).collect();
-    assert_eq!(after, expected, "the lines after the drain");
+    assert_numbered_in_order(&logged_paths(&lines), "/after/", AFTER);
 }
