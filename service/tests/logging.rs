@@ -26,6 +26,30 @@ fn json_lines(stdout: &str) -> Vec<Value> {
         .collect()
 }
 
+/// `each` GETs on each of `connections` keep-alive connections at once, of
+/// `path(connection, request)`; every answer must have `status`.
+fn keep_alive_requests(
+    service: &Service,
+    connections: usize,
+    each: usize,
+    path: impl Fn(usize, usize) -> String + Sync,
+    status: u16,
+) {
+    std::thread::scope(|scope| {
+        for connection in 0..connections {
+            let path = &path;
+            scope.spawn(move || {
+                let mut keep_alive = service.connect();
+                for request in 0..each {
+                    let path = path(connection, request);
+                    let answer = keep_alive.keep_alive_request("GET", &path);
+                    assert_eq!(answer.status, status, "GET {path}");
+                }
+            });
+        }
+    });
+}
+
 #[test]
 fn one_json_line_per_request_with_method_path_status_and_latency() {
     let mut service = Service::start(&[]);
@@ -126,18 +150,8 @@ fn lines_from_every_worker_arrive_once_each_in_order() {
     const CONNECTIONS: usize = 8;
     const REQUESTS: usize = 250;
     let mut service = Service::start(&[("WORKERS", "2")]);
-    std::thread::scope(|scope| {
-        for connection in 0..CONNECTIONS {
-            let service = &service;
-            scope.spawn(move || {
-                let mut keep_alive = service.connect();
-                for request in 0..REQUESTS {
-                    let path = format!("/c{connection}/{request}");
-                    assert_eq!(keep_alive.keep_alive_request("GET", &path).status, 404);
-                }
-            });
-        }
-    });
+    let path = |connection, request| format!("/c{connection}/{request}");
+    keep_alive_requests(&service, CONNECTIONS, REQUESTS, path, 404);
     service.stop();
 
     let stdout = service.stdout();
@@ -209,20 +223,20 @@ fn the_secret_is_never_printed_and_the_start_up_line_redacts_it() {
 const STALLED_CONNECTIONS: usize = 4;
 const STALLED_REQUESTS_EACH: usize = 5_000;
 
-/// `GET /health` `each` times on each of `connections` keep-alive
-/// connections at once; every answer must be a 200.
-fn health_on_keep_alive_connections(service: &Service, connections: usize, each: usize) {
-    std::thread::scope(|scope| {
-        for _ in 0..connections {
-            scope.spawn(|| {
-                let mut keep_alive = service.connect();
-                for request in 0..each {
-                    let answer = keep_alive.keep_alive_request("GET", "/health");
-                    assert_eq!(answer.status, 200, "request {request}");
-                }
-            });
-        }
-    });
+/// The service, its stdout left unread while it answers tens of thousands
+/// of `GET /health` (each a 200).
+fn stalled_after_requests() -> Service {
+    let service = Service::start(&[]);
+    service.stall_stdout();
+    let health = |_, _| "/health".to_owned();
+    keep_alive_requests(
+        &service,
+        STALLED_CONNECTIONS,
+        STALLED_REQUESTS_EACH,
+        health,
+        200,
+    );
+    service
 }
 
 /// A log sink that stops draining (Docker's blocking log mode with a driver
@@ -231,9 +245,7 @@ fn health_on_keep_alive_connections(service: &Service, connections: usize, each:
 /// the service at once, with exit 0, the pipe still unread.
 #[test]
 fn a_stalled_log_sink_stops_neither_answers_nor_the_exit() {
-    let mut service = Service::start(&[]);
-    service.stall_stdout();
-    health_on_keep_alive_connections(&service, STALLED_CONNECTIONS, STALLED_REQUESTS_EACH);
+    let mut service = stalled_after_requests();
     service.signal(SIGTERM);
     let (status, elapsed) = service.expect_exit(Duration::from_secs(10));
     assert!(status.success(), "{status:?}");
@@ -246,16 +258,16 @@ fn a_stalled_log_sink_stops_neither_answers_nor_the_exit() {
 #[test]
 fn once_the_sink_drains_the_dropped_lines_are_counted_exactly() {
     const AFTER: usize = 100;
-    let mut service = Service::start(&[]);
-    service.stall_stdout();
-    health_on_keep_alive_connections(&service, STALLED_CONNECTIONS, STALLED_REQUESTS_EACH);
+    let mut service = stalled_after_requests();
     service.drain_stdout();
     service.wait_for_stdout_line(|line| line.contains("log lines dropped"));
-    let mut keep_alive = service.connect();
-    for request in 0..AFTER {
-        let path = format!("/after/{request}");
-        assert_eq!(keep_alive.keep_alive_request("GET", &path).status, 404);
-    }
+    keep_alive_requests(
+        &service,
+        1,
+        AFTER,
+        |_, request| format!("/after/{request}"),
+        404,
+    );
     service.stop();
 
     let stdout = service.stdout();
