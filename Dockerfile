@@ -1,4 +1,4 @@
-# The production image: one static binary in an otherwise empty image (about 2 MB).
+# The production image: one static binary in an otherwise empty image (under 3 MB).
 #
 #   docker compose up --build --wait                        # the usual way (compose.yml)
 #   DOCKER_BUILDKIT=1 docker build --build-arg LAB_LOGIN=alice --build-arg LAB_TOKEN=... \
