@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::evidence::{Evidence, KILL_AFTER, Observed};
+use super::evidence::{Evidence, KILL_AFTER, Observed, Standing};
 use super::formats::{Lang, WITHOUT_READ_ONLY};
 
 /// The lab's size limit (Docker counts MB as 10^6 bytes).
@@ -257,11 +257,13 @@ pub fn grade(evidence: &Evidence) -> Vec<Outcome> {
         ("<read-only run>", &evidence.read_only.command),
         ("<hardened run>", &evidence.hardened.command),
     ];
+    // The others were judged without --read-only because this one failed.
+    let without_read_only = !evidence.judged_read_only && read_only(evidence).0 == Status::Fail;
     CHECKS
         .iter()
         .map(|check| {
             let Judged(status, value, mut detail) = (check.judge)(evidence);
-            if check.runtime && !evidence.judged_read_only {
+            if check.runtime && without_read_only {
                 detail = format!("{detail} ({WITHOUT_READ_ONLY})");
             }
             let command = filled
@@ -535,15 +537,46 @@ fn read_only(evidence: &Evidence) -> Judged {
         (Err(why), Ok(_)) => no_answer(&format!(
             "{why}; without --read-only it answers, so it writes to its root filesystem"
         )),
-        // The cause both runs share first (the port, say), then its own.
+        // Neither answers: the read-only root is to blame only where the
+        // run on it did worse than the run without.
         (Err(why), Err(_)) => {
-            let shared = evidence.unanswered.clone().unwrap_or_default();
-            if *why == shared {
-                no_answer(&shared)
+            let (with, without) = (&evidence.read_only.standing, &evidence.lab.standing);
+            if !with.running && without.running {
+                fail(
+                    words!("exits"),
+                    format!(
+                        "{why}; without --read-only it keeps running, so it writes to its root filesystem"
+                    ),
+                )
+            } else if !with.healthy() && without.healthy() {
+                let health = with.health.as_deref().unwrap_or("none");
+                fail(
+                    words!("never healthy"),
+                    format!(
+                        "with --read-only it never turned healthy (health: {health}); without, it did, \
+                         so it writes to its root filesystem"
+                    ),
+                )
             } else {
-                no_answer(&format!("{shared}; with --read-only: {why}"))
+                pass(
+                    words!("as without"),
+                    format!(
+                        "did no worse with --read-only than without: {}; neither answered, for another \
+                         reason (see the notes). With --read-only: {why}",
+                        shown_standing(with)
+                    ),
+                )
             }
         }
+    }
+}
+
+/// A container's standing, in words.
+fn shown_standing(standing: &Standing) -> String {
+    match (standing.running, standing.health.as_deref()) {
+        (false, _) => "exited".to_owned(),
+        (true, None) => "running".to_owned(),
+        (true, Some(health)) => format!("running, {health}"),
     }
 }
 

@@ -74,8 +74,25 @@ pub struct Observed {
     pub command: String,
     /// From `docker run` to the first answer on `/`.
     pub first_answer: Result<(Duration, Answer), String>,
+    /// How the container stood when that wait ended.
+    pub standing: Standing,
     pub health: Result<Answer, String>,
     pub proof: Result<Answer, String>,
+}
+
+/// A container's state at one moment: what two runs of an image are
+/// compared on when neither answers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Standing {
+    pub running: bool,
+    /// `State.Health.Status`; `None` without a healthcheck.
+    pub health: Option<String>,
+}
+
+impl Standing {
+    pub fn healthy(&self) -> bool {
+        self.running && self.health.as_deref() == Some("healthy")
+    }
 }
 
 /// Everything the checks judge.
@@ -175,6 +192,11 @@ fn start_three(
             .wait_answering("/", wait)
             .map(|(_, answer)| (container.started.elapsed(), answer))
             .map_err(|error| format!("no answer on port {port}: {error:#}"));
+        let state = container.inspect().map(|c| c.state).unwrap_or_default();
+        let standing = Standing {
+            running: state.running,
+            health: state.health_status().map(str::to_owned),
+        };
         let (health, proof) = match &first_answer {
             Ok(_) => (
                 text(container.get("/health")),
@@ -186,6 +208,7 @@ fn start_three(
             // The run names the image by ID (every run the same image); show its name.
             command: run.shown_command().replace(&run.image, image),
             first_answer,
+            standing,
             health,
             proof,
         }

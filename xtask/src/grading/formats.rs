@@ -100,9 +100,19 @@ pub fn notes(grade: &Grade) -> Vec<String> {
             .filter(|o| o.status == Status::Fail && o.detail.starts_with(cause))
             .map(|o| o.check.id)
             .collect();
+        let port = evidence.port.number;
+        let hint = if evidence.healthy.is_ok() {
+            format!(
+                "The container is healthy by its own HEALTHCHECK, yet nothing outside it reaches port \
+                 {port}: the app almost certainly listens on 127.0.0.1 inside the container (Flask's \
+                 app.run() and `flask run` do by default), where only the container itself reaches it; \
+                 make it listen on 0.0.0.0. Or it listens on another port: give it with --port N"
+            )
+        } else {
+            "If it listens on another port, give it with --port N".to_owned()
+        };
         notes.push(format!(
-            "the app never answered, so {} fail for this one reason: {why}. \
-             If it listens on another port, give it with --port N",
+            "the app never answered, so {} fail for this one reason: {why}. {hint}",
             unanswered.join(", ")
         ));
     } else if !evidence.judged_read_only {
