@@ -7,7 +7,7 @@
 
 use std::fmt;
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, PanicHookInfo, catch_unwind};
+use std::panic::{AssertUnwindSafe, PanicHookInfo};
 use std::time::Instant;
 
 use actix_web::body::BoxBody;
@@ -29,12 +29,10 @@ where
     S: Service<ServiceRequest, Response = ServiceResponse<BoxBody>, Error = Error>,
 {
     let asked = Asked::new(&request);
-    // A handler may be a plain function that does its work when called.
-    let answering = catch_unwind(AssertUnwindSafe(|| app.call(request)));
+    // actix runs a handler when its future is polled, not when called.
+    let answering = AssertUnwindSafe(app.call(request)).catch_unwind();
     async move {
-        if let Ok(answering) = answering
-            && let Ok(answer) = AssertUnwindSafe(answering).catch_unwind().await
-        {
+        if let Ok(answer) = answering.await {
             return answer;
         }
         let status = StatusCode::INTERNAL_SERVER_ERROR;
