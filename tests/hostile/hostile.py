@@ -62,4 +62,37 @@ def flood():
     time.sleep(LIFETIME)
 
 
-{"fork": fork, "memory": memory, "silent": silent, "flood": flood}[sys.argv[1]]()
+# What a grade quotes, made to break out of it: a Markdown cell and code
+# span, HTML, a spreadsheet formula, XML, terminal control sequences, and
+# more characters than a report should hold.
+TEXT = (
+    "=HYPERLINK(\"http://127.0.0.1/x\") | cell `span` ``` <script>alert(1)</script> "
+    "]]></testcase><b>x</b> &amp; \x1b[2J\x1b[31mred\x07\x00\r\nnext line " + "A" * 3000
+)
+
+
+def text():
+    """Answers every GET with TEXT, as an app that quotes its input would."""
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = TEXT.encode("utf-8", "surrogateescape")
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    HTTPServer(("0.0.0.0", 8000), Handler).serve_forever()
+
+
+def healthcheck_text():
+    """A HEALTHCHECK probe that fails, printing TEXT."""
+    print(TEXT, flush=True)
+    sys.exit(1)
+
+
+modes = {"fork": fork, "memory": memory, "silent": silent, "flood": flood, "text": text}
+modes["healthcheck-text"] = healthcheck_text
+modes[sys.argv[1]]()

@@ -2,12 +2,16 @@
 //! (`tests/hostile/`): a fork bomb, one that fills memory, one that accepts
 //! connections and never answers, one that prints without end. Each is
 //! bounded by itself too (1,000 processes, 2 GB, 100 s of printing), so a
-//! sandbox bug cannot take the machine down.
+//! sandbox bug cannot take the machine down. And one of text: its labels,
+//! healthcheck output and answers try to break out of every format a grade
+//! is written in.
 //!
 //! Nothing here sends traffic beyond this machine: "no way out" is read from
 //! the network's settings, the host's NAT table and the container's routes.
 //! The trials run one at a time (the last one checks that nothing is left).
 
+use std::collections::BTreeSet;
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,17 +23,23 @@ use libtest_mimic::{Arguments, Failed};
 use serde_json::Value;
 use xtask::builder_image;
 use xtask::docker::{self, Build, Container, Image, Run};
+use xtask::grade;
 use xtask::grading::evidence::BUDGET;
 use xtask::grading::sandbox::{self, Sandbox};
-use xtask::grading::{self, Subject};
+use xtask::grading::{self, Subject, formats, untrusted};
 use xtask::seed::Seed;
 
 const MODES: [&str; 4] = ["fork", "memory", "silent", "flood"];
 const TOKEN: &str = "0123456789abcdef";
 
-/// The hostile images, by mode.
+/// What the text image's labels hold: a formula, a cell's end, HTML, a
+/// code span's end and a terminal's escape.
+const LABEL_TEXT: &str = "=1+1 | <b>label</b> `x` \u{1b}[31m";
+
+/// The hostile images, by mode, and the one of text (`text.Dockerfile`).
 struct Fixture {
     images: Vec<(&'static str, Image)>,
+    text: Image,
 }
 
 impl Fixture {
@@ -51,7 +61,13 @@ impl Fixture {
                 })?,
             ));
         }
-        Ok(Fixture { images })
+        let text = docker::build(&Build {
+            context: xtask::project_root().join("tests/hostile"),
+            dockerfile: Some(xtask::project_root().join("tests/hostile/text.Dockerfile")),
+            tag: "hostile-text/image-lab:01234567".into(),
+            build_args: vec![("LABEL_TEXT".into(), LABEL_TEXT.into())],
+        })?;
+        Ok(Fixture { images, text })
     }
 
     fn image(&self, mode: &str) -> &str {
@@ -354,6 +370,197 @@ fn hostile_images_are_graded_within_the_budget(fx: &Fixture) -> Result<(), Faile
     ensure(problems.is_empty(), || problems.join("\n"))
 }
 
+/// The `|` of `line` that end a Markdown table cell: those not escaped by
+/// an odd run of backslashes.
+fn cell_ends(line: &str) -> usize {
+    let mut backslashes = 0;
+    let mut ends = 0;
+    for c in line.chars() {
+        if c == '|' && backslashes % 2 == 0 {
+            ends += 1;
+        }
+        backslashes = if c == '\\' { backslashes + 1 } else { 0 };
+    }
+    ends
+}
+
+/// What a grade written in `what` must never hold: a raw control character
+/// (but the newline), or HTML.
+fn text_only(what: &str, text: &str, problems: &mut Vec<String>) {
+    if let Some(c) = text.chars().find(|&c| c.is_control() && c != '\n') {
+        problems.push(format!("{what}: a raw control character {c:?}"));
+    }
+    if what.ends_with(".md") && (text.contains("<script") || text.contains("<b>")) {
+        problems.push(format!("{what}: HTML"));
+    }
+}
+
+/// Every Markdown table in `text` keeps its header's number of cells.
+fn tables_keep_their_cells(what: &str, text: &str, problems: &mut Vec<String>) {
+    let mut header_cells = None;
+    for line in text.lines() {
+        if !line.starts_with('|') {
+            header_cells = None;
+            continue;
+        }
+        let cells = cell_ends(line);
+        match header_cells {
+            None => header_cells = Some(cells),
+            Some(expected) if cells != expected => {
+                problems.push(format!(
+                    "{what}: a row of {cells} cell ends, not {expected}: {line}"
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// Labels, a healthcheck's output and answers that try to break out of a
+/// report stay text in every format; a roster's logins that are not plain
+/// names are refused, row by row; nothing is written outside `--out`.
+fn text_an_image_controls_stays_text(fx: &Fixture) -> Result<(), Failed> {
+    let base = std::env::temp_dir().join(xtask::unique_name("untrusted"));
+    let (roster, out) = (base.join("roster.csv"), base.join("grades"));
+    let image = &fx.text.reference;
+    let bad_logins = ["..", "a/b", "a\\b", &"a".repeat(65), "a\u{1b}b", ""];
+    let mut csv = format!("login,token,image\nhostile-text,{TOKEN},{image}\n");
+    for login in bad_logins {
+        csv += &format!("\"{login}\",{TOKEN},{image}\n");
+    }
+    let result = std::fs::create_dir_all(&base)
+        .and_then(|()| std::fs::write(&roster, csv))
+        .map_err(|e| e.to_string())
+        .and_then(|()| {
+            let args = grade::Args {
+                roster: roster.clone(),
+                out: out.clone(),
+                jobs: 1,
+                pull: false,
+                force: false,
+            };
+            grade::run(&args).map_err(|e| format!("{e:#}"))
+        })
+        .and_then(|()| check_the_written_grades(&base, &out, bad_logins.len()));
+    let _ = std::fs::remove_dir_all(&base);
+    result?;
+
+    // The formats `verify` prints, from one grading.
+    let grade = grading::grade(&Subject {
+        image: image.clone(),
+        seed: Seed::from_parts("hostile-text", TOKEN).map_err(|e| e.to_string())?,
+        dockerfile: None,
+        port: None,
+    })
+    .map_err(|e| format!("{e:#}"))?;
+    let mut problems = Vec::new();
+    let failed = grade.failed(true);
+    let expected = [
+        "healthcheck",
+        "sigterm",
+        "env-config",
+        "labels",
+        "proof",
+        "health",
+    ];
+    if failed != expected {
+        problems.push(format!("failed {failed:?}, expected {expected:?}"));
+    }
+    let markdown = formats::markdown(&grade, formats::Lang::En);
+    text_only("the criteria.md", &markdown, &mut problems);
+    tables_keep_their_cells("the criteria.md", &markdown, &mut problems);
+    text_only("the table", &formats::table(&grade, false), &mut problems);
+    let junit = formats::junit(&grade, false);
+    text_only("the JUnit XML", &junit, &mut problems);
+    let mut reader = quick_xml::Reader::from_str(&junit);
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(_) => {}
+            Err(error) => {
+                problems.push(format!("the JUnit XML does not parse: {error}\n{junit}"));
+                break;
+            }
+        }
+    }
+    let json: Value =
+        serde_json::from_str(&formats::json(&grade, false)).map_err(|e| e.to_string())?;
+    for check in json["checks"].as_array().into_iter().flatten() {
+        let detail = check["detail"].as_str().unwrap_or_default();
+        // The cut's own words come on top of the characters kept.
+        if detail.chars().count() > untrusted::QUOTED_MAX + 50 {
+            problems.push(format!(
+                "{}: a detail of {} characters",
+                check["id"],
+                detail.len()
+            ));
+        }
+    }
+    ensure(problems.is_empty(), || problems.join("\n"))
+}
+
+/// What `grade` wrote in `base` (the roster's folder) and `out`: the one
+/// good row graded, each bad login refused by row, every file text.
+fn check_the_written_grades(base: &Path, out: &Path, bad_rows: usize) -> Result<(), String> {
+    let names = |dir: &Path| -> Result<BTreeSet<String>, String> {
+        let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        Ok(entries
+            .filter_map(|entry| Some(entry.ok()?.file_name().to_string_lossy().into_owned()))
+            .collect())
+    };
+    let mut problems = Vec::new();
+    let beside = names(base)?;
+    if beside != BTreeSet::from(["grades".to_owned(), "roster.csv".to_owned()]) {
+        problems.push(format!("written beside --out: {beside:?}"));
+    }
+    let written = names(out)?;
+    let expected = [
+        "hostile-text.json",
+        "hostile-text.md",
+        "summary.csv",
+        "summary.json",
+        "summary.md",
+    ];
+    if written != expected.iter().map(|name| name.to_string()).collect() {
+        problems.push(format!("in --out: {written:?}, expected {expected:?}"));
+    }
+    let read = |name: &str| std::fs::read_to_string(out.join(name)).unwrap_or_default();
+    let summary: Value = serde_json::from_str(&read("summary.json")).map_err(|e| e.to_string())?;
+    let students = summary["students"].as_array().cloned().unwrap_or_default();
+    for row in 3..3 + bad_rows {
+        let refused = students.iter().any(|student| {
+            student["error"]
+                .as_str()
+                .is_some_and(|e| e.contains(&format!("row {row}: field \"login\"")))
+        });
+        if !refused {
+            problems.push(format!(
+                "row {row} is not refused by its login: {students:?}"
+            ));
+        }
+    }
+    for name in &written {
+        text_only(name, &read(name), &mut problems);
+    }
+    for name in ["hostile-text.md", "summary.md"] {
+        tables_keep_their_cells(name, &read(name), &mut problems);
+    }
+    let summary_csv = read("summary.csv");
+    for record in csv::Reader::from_reader(summary_csv.as_bytes()).records() {
+        let record = record.map_err(|e| e.to_string())?;
+        if let Some(cell) = record
+            .iter()
+            .find(|cell| cell.starts_with(['=', '+', '-', '@', '\t', '\r']))
+        {
+            problems.push(format!("summary.csv: a formula cell {cell:?}"));
+        }
+    }
+    match problems.is_empty() {
+        true => Ok(()),
+        false => Err(problems.join("\n")),
+    }
+}
+
 /// A hostile image's grade: how long it took, what failed, and why `read-only` did.
 struct Graded {
     mode: &'static str,
@@ -396,6 +603,10 @@ const CHECKS: &[(&str, e2e::CheckFn<Fixture>)] = &[
     (
         "an image printing without end keeps a log of at most 1 MB",
         a_flood_keeps_a_log_of_1_mb,
+    ),
+    (
+        "text an image controls stays text in every format",
+        text_an_image_controls_stays_text,
     ),
     (
         "hostile images are graded within the budget, leaving nothing",

@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use crate::docker;
 use crate::grading::formats::{self, Lang};
+use crate::grading::untrusted::{csv_cell, markdown_code, markdown_text, quoted};
 use crate::grading::{self, Subject, checks};
 use crate::seed::Seed;
 
@@ -212,17 +213,18 @@ fn grade_one(subject: &Subject, out: &Path, pull: bool) -> Result<Value> {
     let json = formats::json(&grade, false);
     let notes: String = formats::notes(&grade)
         .iter()
-        .map(|n| format!("- {n}\n"))
+        .map(|n| format!("- {}\n", markdown_text(n)))
         .collect();
     let evidence: String = grade
         .outcomes
         .iter()
-        .map(|o| format!("- `{}`: {}\n", o.check.id, o.detail.replace('\n', " ")))
+        .map(|o| format!("- `{}`: {}\n", o.check.id, markdown_text(&o.detail)))
         .collect();
     let md = format!(
-        "# {}: `{image}`\n\n**{}**\n\n{notes}\n## Criteria\n\n{}\n## Evidence\n\n{evidence}",
+        "# {}: {}\n\n**{}**\n\n{notes}\n## Criteria\n\n{}\n## Evidence\n\n{evidence}",
         subject.seed.login,
-        formats::verdict(&grade, false, Lang::En),
+        markdown_code(image),
+        markdown_text(&formats::verdict(&grade, false, Lang::En)),
         formats::markdown(&grade, Lang::En)
     );
     let login = &subject.seed.login;
@@ -287,11 +289,12 @@ pub fn run(args: &Args) -> Result<()> {
                         }
                         _ => String::new(),
                     };
+                    // The roster's text too may hold what a terminal obeys.
                     eprintln!(
                         "[{finished}/{total}] {}  {}  {}  {when}{eta}",
-                        line.login,
-                        line.image,
-                        line.outcome()
+                        quoted(&line.login),
+                        quoted(&line.image),
+                        quoted(&line.outcome())
                     );
                     done.0.push((index, line));
                 }
@@ -334,7 +337,14 @@ fn write_summaries(out: &Path, lines: &[Line]) -> Result<()> {
     csv.write_record(["login", "image", "passed", "failed", "error"])?;
     for line in lines {
         let failed = line.failed.join(" ");
-        csv.serialize((&line.login, &line.image, line.passed, failed, &line.error))?;
+        let error = line.error.as_deref().map(csv_cell);
+        csv.serialize((
+            csv_cell(&line.login),
+            csv_cell(&line.image),
+            line.passed,
+            failed,
+            error,
+        ))?;
     }
     let csv = String::from_utf8(csv.into_inner().context("writing summary.csv")?)?;
     write_atomically(&out.join("summary.csv"), &csv)?;
@@ -364,14 +374,14 @@ fn write_summaries(out: &Path, lines: &[Line]) -> Result<()> {
             })
             .collect();
         let verdict = match &line.error {
-            Some(error) => format!("not graded: {}", error.replace('|', "\\|")),
+            Some(error) => format!("not graded: {}", markdown_text(error)),
             None if line.passed => "**yes**".to_owned(),
             None => "no".to_owned(),
         };
         md += &format!(
-            "| {} | `{}` | {} | {verdict} |\n",
-            line.login,
-            line.image,
+            "| {} | {} | {} | {verdict} |\n",
+            markdown_text(&line.login),
+            markdown_code(&line.image),
             cells.join(" | ")
         );
     }

@@ -17,6 +17,8 @@ pub struct Seed {
 
 /// How many characters of the token make the image tag.
 pub const PREFIX_LEN: usize = 8;
+/// The longest login: it names files and a Docker repository.
+pub const LOGIN_MAX: usize = 64;
 
 impl Seed {
     /// Reads and checks a seed file; errors name the file and the field.
@@ -53,6 +55,13 @@ impl Seed {
         if !login_ok {
             bail!(
                 "field \"login\" = {:?}: expected lowercase letters, digits, '.', '_' or '-' (it names a Docker repository)",
+                self.login
+            );
+        }
+        // It names the grade's files too: `<login>.json` in the output folder.
+        if self.login.chars().count() > LOGIN_MAX || self.login.contains("..") {
+            bail!(
+                "field \"login\" = {:?}: expected at most {LOGIN_MAX} characters and no \"..\" (it names the grade's files)",
                 self.login
             );
         }
@@ -105,6 +114,27 @@ mod tests {
             seed.proof("s3"),
             "3ec43586429c87841ae9422802220968ea7c97c457a68f9878a869b689d43ed3"
         );
+    }
+
+    /// The login names files: nothing that is not a plain name gets in.
+    #[test]
+    fn a_login_that_is_not_a_plain_name_is_refused() {
+        let token = "0123456789abcdef";
+        let long = "a".repeat(LOGIN_MAX + 1);
+        for login in [
+            "",
+            "..",
+            "a..b",
+            "a/b",
+            "a\\b",
+            "a\nb",
+            "a\u{1b}b",
+            long.as_str(),
+        ] {
+            let error = Seed::from_parts(login, token).unwrap_err().to_string();
+            assert!(error.starts_with("field \"login\""), "{login:?}: {error}");
+        }
+        assert!(Seed::from_parts(&"a".repeat(LOGIN_MAX), token).is_ok());
     }
 
     #[test]

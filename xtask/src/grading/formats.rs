@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::LazyLock;
 
-use quick_xml::escape::escape;
 use serde::Serialize;
 
+use super::untrusted::{self, markdown_code, markdown_text, quoted};
 use super::{Grade, Outcome, Status};
 
 /// What a runtime criterion's detail says when the image did not survive
@@ -128,10 +128,10 @@ pub fn notes(grade: &Grade) -> Vec<String> {
 pub fn table(grade: &Grade, strict: bool) -> String {
     let width = |f: fn(&Outcome) -> usize| grade.outcomes.iter().map(f).max().unwrap_or(0);
     let id_width = width(|o| o.check.id.len());
-    let value_width = width(|o| o.value.en().chars().count()).min(40);
+    let value_width = width(|o| quoted(&o.value.en()).chars().count()).min(40);
     let mut out: String = notes(grade)
         .iter()
-        .map(|n| format!("note: {n}\n"))
+        .map(|n| format!("note: {}\n", quoted(n)))
         .collect();
     for (title, lab) in [
         ("Lab criteria", true),
@@ -140,11 +140,13 @@ pub fn table(grade: &Grade, strict: bool) -> String {
         let _ = writeln!(out, "\n{title}");
         for o in grade.outcomes.iter().filter(|o| o.check.lab == lab) {
             let mark = ["PASS", "FAIL", "n/a"][o.status as usize];
-            let (id, value, pad) = (o.check.id, o.value.en(), "");
+            let (id, value, pad) = (o.check.id, quoted(&o.value.en()), "");
             let _ = writeln!(
                 out,
                 "  {mark:<4}  {id:<id_width$}  {value:<value_width$}  {}\n        {pad:<id_width$}  {}\n        {pad:<id_width$}  $ {}",
-                o.check.criterion, o.detail, o.command
+                o.check.criterion,
+                quoted(&o.detail),
+                quoted(&o.command)
             );
         }
     }
@@ -154,7 +156,6 @@ pub fn table(grade: &Grade, strict: bool) -> String {
 
 /// A Markdown table: criterion, id, result, measured value, the command to see it.
 pub fn markdown(grade: &Grade, lang: Lang) -> String {
-    let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
     let header = lang.tr("| criterion | id | result | measured | see it yourself |");
     let mut md = header.to_owned() + "\n|---|---|---|---|---|\n";
     for o in &grade.outcomes {
@@ -165,11 +166,11 @@ pub fn markdown(grade: &Grade, lang: Lang) -> String {
         };
         let _ = writeln!(
             md,
-            "| {} | `{}` | {result} | {} | `{}` |",
-            cell(&criterion),
+            "| {} | `{}` | {result} | {} | {} |",
+            markdown_text(&criterion),
             o.check.id,
-            cell(&o.value.text(lang)),
-            cell(&o.command)
+            markdown_text(&o.value.text(lang)),
+            markdown_code(&o.command)
         );
     }
     md
@@ -191,8 +192,8 @@ struct JsonCheck<'a> {
     passed: bool,
     applicable: bool,
     value: String,
-    detail: &'a str,
-    command: &'a str,
+    detail: String,
+    command: String,
 }
 
 /// Exactly one JSON object: `{"image", "passed", "port", "notes": [...], "checks": [...]}`.
@@ -202,15 +203,15 @@ pub fn json(grade: &Grade, strict: bool) -> String {
         lab: o.check.lab,
         passed: o.status == Status::Pass,
         applicable: o.status != Status::NotApplicable,
-        value: o.value.en(),
-        detail: &o.detail,
-        command: &o.command,
+        value: quoted(&o.value.en()),
+        detail: quoted(&o.detail),
+        command: quoted(&o.command),
     });
     let report = JsonGrade {
         image: &grade.evidence.subject.image,
         passed: grade.passed(strict),
         port: grade.evidence.port.number,
-        notes: notes(grade),
+        notes: notes(grade).iter().map(|note| quoted(note)).collect(),
         checks: checks.collect(),
     };
     serde_json::to_string(&report).expect("plain structs always serialize")
@@ -226,15 +227,15 @@ pub fn junit(grade: &Grade, strict: bool) -> String {
         .count();
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"image-lab {}\" tests=\"{}\" failures=\"{failures}\">\n",
-        escape(grade.evidence.subject.image.as_str()),
+        untrusted::xml(&grade.evidence.subject.image),
         grade.outcomes.len()
     );
     for o in &grade.outcomes {
-        let message = escape(format!("{}: {}", o.value.en(), o.detail)).into_owned();
+        let message = untrusted::xml(&format!("{}: {}", o.value.en(), o.detail));
         let result = match o.status {
             Status::Fail if counted(o) => format!(
                 "<failure message=\"{message}\">{}</failure>",
-                escape(o.command.as_str())
+                untrusted::xml(&o.command)
             ),
             Status::Pass => format!("<system-out>{message}</system-out>"),
             _ => format!("<skipped message=\"{message}\"/>"),
@@ -243,7 +244,7 @@ pub fn junit(grade: &Grade, strict: bool) -> String {
             out,
             "  <testcase classname=\"image-lab\" name=\"{}: {}\">{result}</testcase>",
             o.check.id,
-            escape(o.check.criterion)
+            untrusted::xml(o.check.criterion)
         );
     }
     out + "</testsuite>\n"

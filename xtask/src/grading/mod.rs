@@ -7,6 +7,7 @@ pub mod checks;
 pub mod evidence;
 pub mod formats;
 pub mod sandbox;
+pub mod untrusted;
 
 use anyhow::Result;
 
