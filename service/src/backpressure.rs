@@ -40,7 +40,8 @@ pub struct Backpressure<S> {
     io: S,
     /// The last write found the send buffer full: the client is not reading.
     write_blocked: bool,
-    /// Bytes read since the dispatcher last yielded.
+    /// Bytes read in this turn: since the socket last had nothing more, or
+    /// the dispatcher last yielded.
     read_this_turn: usize,
     /// The dispatcher, waiting for a read refused while writes were blocked.
     parked_reader: Option<Waker>,
@@ -95,6 +96,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for Backpressure<S> {
         let start = limited.filled().as_ptr();
         let read = Pin::new(&mut this.io).poll_read(cx, &mut limited);
         let filled = limited.filled().len();
+        if read.is_pending() {
+            // The turn's reading is over: the next one starts afresh.
+            this.read_this_turn = 0;
+        }
         if let Poll::Ready(Ok(())) = read {
             // As tokio's own `Take` does: the reader filled the start of
             // `buf`'s unfilled part, unless it swapped the buffer.

@@ -23,8 +23,7 @@ const PROBE_LIMIT: Duration = Duration::from_secs(1);
 const HEALTH: &str = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 
 /// Sends `GET /health` pipelined, 1,000 to a write, until `until`, never
-/// reading; connects again when the service closes the connection (its
-/// keep-alive timeout ends one whose answers wait unread).
+/// reading; connects again if the service closes the connection.
 fn flood(port: u16, until: Instant) {
     let burst = HEALTH.repeat(1000).into_bytes();
     while Instant::now() < until {
