@@ -14,5 +14,5 @@ COPY --from=deps /venv /venv
 COPY app.py healthcheck.py /app/
 WORKDIR /app
 USER nobody
-HEALTHCHECK --interval=2s --timeout=2s --retries=2 CMD ["python", "healthcheck.py", "5000"]
+HEALTHCHECK --interval=2s --timeout=5s --retries=2 CMD ["python", "healthcheck.py", "5000"]
 ENTRYPOINT ["gunicorn", "-b", "0.0.0.0:8000", "--worker-tmp-dir", "/dev/shm", "app:app"]
