@@ -10,14 +10,14 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use e2e::ensure;
 use libtest_mimic::{Arguments, Failed};
 use serde_json::Value;
-use xtask::cleanup::Guard;
-use xtask::docker::{self, Build, Compose, Container, Image, Run};
-use xtask::grading::evidence::random_word;
-use xtask::inspect;
-use xtask::seed::lab_proof;
+use service::proof::lab_proof;
+use toolkit::cleanup::Guard;
+use toolkit::docker::{self, Build, Compose, Container, Image, Run};
+use toolkit::harness::{self, ensure};
+use toolkit::{inspect, random_word};
+use xtask::project_root;
 
 /// The port the service listens on inside the container.
 const PORT: u16 = 8000;
@@ -56,11 +56,11 @@ fn measured(what: &str, value: impl std::fmt::Display) {
 
 impl Fixture {
     fn build() -> anyhow::Result<Self> {
-        let root = xtask::project_root();
+        let root = project_root();
         let login = "e2e-student".to_owned();
         let token = format!("tok{}", random_word(""));
         let revision = format!("rev{}", random_word(""));
-        let tag = format!("{}:test", xtask::unique_name("image-lab-e2e"));
+        let tag = format!("{}:test", toolkit::unique_name("image-lab-e2e"));
         eprintln!("building {tag} from {}", root.join("Dockerfile").display());
         let started = Instant::now();
         let image = docker::build(&Build {
@@ -87,8 +87,8 @@ impl Fixture {
             token,
             revision,
             secret: format!("secret-{}", random_word("")),
-            compose_project: xtask::unique_name("image-lab-e2e-compose"),
-            compose_login: xtask::unique_name("image-lab-e2e"),
+            compose_project: toolkit::unique_name("image-lab-e2e-compose"),
+            compose_login: toolkit::unique_name("image-lab-e2e"),
         })
     }
 
@@ -262,7 +262,7 @@ fn labels_equal_the_build_args(fx: &Fixture) -> Result<(), Failed> {
         })?;
     }
     // The Dockerfile cannot read Cargo.toml: this catches the two drifting apart.
-    let manifest = std::fs::read_to_string(xtask::project_root().join("service/Cargo.toml"))
+    let manifest = std::fs::read_to_string(project_root().join("service/Cargo.toml"))
         .map_err(|e| format!("cannot read service/Cargo.toml: {e}"))?;
     let version = manifest
         .lines()
@@ -340,8 +340,8 @@ fn docker_stop_exits_0_quickly(fx: &Fixture) -> Result<(), Failed> {
 }
 
 fn compose_up_is_healthy_and_down_leaves_nothing(fx: &Fixture) -> Result<(), Failed> {
-    let root = xtask::project_root();
-    let port = xtask::http::free_port().map_err(failed)?.to_string();
+    let root = project_root();
+    let port = toolkit::http::free_port().map_err(failed)?.to_string();
     let rocket = format!("Compose{}", random_word(""));
     let image = format!("{}/image-lab:compose", fx.compose_login);
     let _image_guard = Guard::register(docker::remove_image(&image));
@@ -404,7 +404,7 @@ fn compose_up_is_healthy_and_down_leaves_nothing(fx: &Fixture) -> Result<(), Fai
         bindings.contains("127.0.0.1") && bindings.contains(&port),
         || format!("ports not on 127.0.0.1:{port}: {bindings}"),
     )?;
-    let index = xtask::http::http_get(port.parse().unwrap_or_default(), "/").map_err(failed)?;
+    let index = toolkit::http::http_get(port.parse().unwrap_or_default(), "/").map_err(failed)?;
     ensure(
         index.body == format!("Hello from Docker! Rocket={rocket}\n"),
         || {
@@ -415,7 +415,7 @@ fn compose_up_is_healthy_and_down_leaves_nothing(fx: &Fixture) -> Result<(), Fai
         },
     )?;
     let proof =
-        xtask::http::http_get(port.parse().unwrap_or_default(), "/proof").map_err(failed)?;
+        toolkit::http::http_get(port.parse().unwrap_or_default(), "/proof").map_err(failed)?;
     let wanted = lab_proof(&fx.secret, &fx.compose_login, &fx.token);
     ensure(proof.body.contains(&wanted), || {
         format!("/proof through compose answered {:?}", proof.body)
@@ -441,7 +441,7 @@ fn compose_up_is_healthy_and_down_leaves_nothing(fx: &Fixture) -> Result<(), Fai
 
 // ---------------------------------------------------------------- main
 
-const CHECKS: &[(&str, e2e::CheckFn<Fixture>)] = &[
+const CHECKS: &[(&str, harness::CheckFn<Fixture>)] = &[
     ("size_is_under_150_mb", size_is_under_150_mb),
     (
         "runs_as_a_numeric_non_root_user",
@@ -498,8 +498,8 @@ fn leftovers(images: &[String], compose_project: &str) -> anyhow::Result<Vec<Str
 
 fn main() -> ExitCode {
     let args = Arguments::from_args();
-    let checks = e2e::table(CHECKS);
-    let (mut code, fixture) = e2e::run(&args, "the image", Fixture::build, checks);
+    let checks = harness::table(CHECKS);
+    let (mut code, fixture) = harness::run(&args, "the image", Fixture::build, checks);
     if let Some(fx) = fixture {
         let images = [
             fx.image.reference.clone(),

@@ -4,60 +4,14 @@
 //! lock files exact and renders its Kubernetes objects under the new name.
 //!
 //! Needs cargo and kubectl; no Docker engine. The copy's builds go to
-//! target/rename-test (kept: the next run recompiles only the service).
+//! target/repository-copies (kept: the next run recompiles only the service).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use xtask::cleanup::{Guard, Resource};
+use e2e::{copy_of_repository, repository, run};
 use xtask::rename::{PLACES, current_names, rename, texts};
-
-fn repository() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ is inside the repository")
-        .to_owned()
-}
-
-/// The repository's files as git sees them (committed or not, never
-/// ignored ones), copied into a fresh directory removed at the end.
-fn copy_of_repository() -> (PathBuf, Guard) {
-    let root = repository();
-    let copy = std::env::temp_dir().join(xtask::unique_name("rename-test"));
-    let guard = Guard::register(Resource::TempDir(copy.clone()));
-    let listed = run(Command::new("git")
-        .args([
-            "ls-files",
-            "--cached",
-            "--others",
-            "--exclude-standard",
-            "-z",
-        ])
-        .current_dir(&root));
-    for path in listed.split('\0').filter(|p| !p.is_empty()) {
-        let (from, to) = (root.join(path), copy.join(path));
-        if from.is_file() {
-            std::fs::create_dir_all(to.parent().expect("a file has a folder")).unwrap();
-            std::fs::copy(&from, &to).unwrap_or_else(|e| panic!("copy {path}: {e}"));
-        }
-    }
-    (copy, guard)
-}
-
-/// Runs a command to success; its stdout.
-fn run(command: &mut Command) -> String {
-    let out = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{command:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// Every file of the tree and its bytes.
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
@@ -74,13 +28,6 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         }
     }
     files
-}
-
-fn cargo(copy: &Path, args: &[&str]) -> String {
-    run(Command::new(env!("CARGO"))
-        .args(args)
-        .current_dir(copy)
-        .env("CARGO_TARGET_DIR", repository().join("target/rename-test")))
 }
 
 #[test]
@@ -141,11 +88,14 @@ fn rename_refuses_bad_names_and_edited_trees_then_renames_a_tree_that_builds() {
     }
 
     // The tree builds from its lock files as they are (the image builds with --locked too).
-    cargo(&copy, &["build", "--locked"]);
-    let binary = repository().join("target/rename-test/debug").join(new);
+    let cargo = |args: &[&str]| e2e::cargo(&copy, "repository-copies", args);
+    cargo(&["build", "--locked"]);
+    let binary = repository()
+        .join("target/repository-copies/debug")
+        .join(new);
     let version = run(Command::new(&binary).arg("--version"));
     assert_eq!(version.trim(), format!("{new} 0.1.0"));
-    cargo(&copy, &["test", "--locked"]);
+    cargo(&["test", "--locked"]);
     let tooling = [
         "metadata",
         "--locked",
@@ -154,7 +104,7 @@ fn rename_refuses_bad_names_and_edited_trees_then_renames_a_tree_that_builds() {
         "--manifest-path",
         "xtask/Cargo.toml",
     ];
-    cargo(&copy, &tooling);
+    cargo(&tooling);
 
     let rendered = run(Command::new("kubectl")
         .arg("kustomize")

@@ -1,64 +1,10 @@
-//! The build tooling behind `cargo xtask`, as a library so that the
+//! The repository's chores behind `cargo xtask`, as a library so that the
 //! end-to-end tests share its code instead of copying it.
 
 pub mod bench;
 pub mod builder_image;
-pub mod cleanup;
-pub mod command;
-pub mod docker;
-pub mod grade;
-pub mod grading;
-pub mod http;
-pub mod inspect;
 pub mod rename;
-pub mod report;
-pub mod seed;
 pub mod test;
-pub mod verify;
-
-/// Turns a failure to start `program` into the error a user can act on:
-/// `missing` (what to install) when it is not on PATH, else `cannot run`.
-pub fn launch_error(program: &str, missing: &str) -> impl FnOnce(std::io::Error) -> anyhow::Error {
-    move |error| match error.kind() {
-        std::io::ErrorKind::NotFound => anyhow::anyhow!("{missing}"),
-        _ => anyhow::anyhow!("cannot run {program}: {error}"),
-    }
-}
-
-/// A name no other run uses: `PREFIX-<pid>-<time>-<n>`.
-pub fn unique_name(prefix: &str) -> String {
-    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!(
-        "{prefix}-{}-{nanos:x}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    )
-}
-
-/// Polls `probe` every 50 ms until it returns `Some`, or `timeout` passes.
-pub fn wait_for<T>(
-    timeout: std::time::Duration,
-    mut probe: impl FnMut() -> Option<T>,
-) -> Option<T> {
-    let deadline = std::time::Instant::now() + timeout;
-    loop {
-        if let Some(value) = probe() {
-            return Some(value);
-        }
-        if std::time::Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
-
-/// Prints `  [  1.2s] TEXT`: a step of a long task, with the time since its start.
-pub fn progress(started: std::time::Instant, text: impl std::fmt::Display) {
-    eprintln!("  [{:>5.1}s] {text}", started.elapsed().as_secs_f64());
-}
 
 /// The cargo that runs us (`$CARGO`), else `cargo` from PATH.
 pub fn cargo() -> std::path::PathBuf {

@@ -19,7 +19,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-use crate::command::Cmd;
+use toolkit::command::Cmd;
 
 /// Options of `cargo xtask rename`.
 #[derive(clap::Args, Debug)]
@@ -78,9 +78,9 @@ pub const PLACES: &[(&str, &str)] = &[
 /// Names cargo refuses for a package (Rust keywords and the standard
 /// crates), and the tooling's own packages and the library's name.
 const RESERVED: &str = "abstract alloc as async await bare-actix become box break const continue core \
-    crate do dyn e2e else enum extern false final fn for gen if impl in let loop macro match mod move \
-    mut override priv proc-macro pub ref return self service static std struct super test trait true \
-    try type typeof unsafe unsized use virtual where while xtask yield";
+    crate do dyn e2e else enum extern false final fn for gen grader if image-lab-grader impl in let loop \
+    macro match mod move mut override priv proc-macro pub ref return self service static std struct \
+    super test toolkit trait true try type typeof unsafe unsized use virtual where while xtask yield";
 
 pub fn run(args: &Args) -> Result<()> {
     for line in rename(&crate::project_root(), &args.name)? {

@@ -5,7 +5,7 @@
 
 use anyhow::{Context, Result, bail};
 
-use crate::command::Cmd;
+use toolkit::command::Cmd;
 
 /// Every `cargo` run, in order.
 const STEPS: &[&str] = &[

@@ -17,8 +17,8 @@ use anyhow::{Context, Result, bail};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::cleanup::{Guard, Resource};
-use crate::command::Cmd;
+use toolkit::cleanup::{Guard, Resource};
+use toolkit::command::Cmd;
 
 /// Requests of the shorter and the longer run.
 pub const REQUESTS: [u64; 2] = [200, 1_200];
@@ -46,7 +46,7 @@ pub fn instructions_per_request(program: &Path) -> Result<f64> {
 
 /// The instructions of one run of `program` answering `requests` requests.
 fn total(program: &Path, requests: u64) -> Result<u64> {
-    let port = crate::http::free_port()?;
+    let port = toolkit::http::free_port()?;
     let cmd = command(program, &port.to_string());
     let mut child = cmd
         .command()
@@ -54,12 +54,15 @@ fn total(program: &Path, requests: u64) -> Result<u64> {
         .stderr(Stdio::piped())
         .process_group(0)
         .spawn()
-        .map_err(crate::launch_error("valgrind", "apt-get install valgrind"))?;
+        .map_err(toolkit::launch_error(
+            "valgrind",
+            "apt-get install valgrind",
+        ))?;
     let pid = i32::try_from(child.id()).context("pid out of range")?;
     let guard = Guard::register(Resource::ProcessGroup(pid));
     send_requests(port, requests).with_context(|| format!("`{}`", cmd.shown()))?;
     kill(Pid::from_raw(pid), Signal::SIGTERM).context("cannot signal valgrind")?;
-    if crate::wait_for(EXIT_LIMIT, || child.try_wait().ok().flatten()).is_none() {
+    if toolkit::wait_for(EXIT_LIMIT, || child.try_wait().ok().flatten()).is_none() {
         bail!(
             "`{}` still running {EXIT_LIMIT:?} after SIGTERM",
             cmd.shown()

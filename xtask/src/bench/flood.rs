@@ -40,7 +40,7 @@ pub fn run(port: u16, pids: Vec<i32>, seconds: u64) -> Flooded {
             while Instant::now() < until {
                 let asked = Instant::now();
                 let answered =
-                    crate::http::http_get(port, "/health").is_ok_and(|a| a.status == 200);
+                    toolkit::http::http_get(port, "/health").is_ok_and(|a| a.status == 200);
                 let took = if answered {
                     asked.elapsed()
                 } else {

@@ -26,8 +26,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{Progress, Report, median, megabytes, millis};
-use crate::cleanup::{Guard, Resource};
-use crate::docker::{self, Build, Image};
+use toolkit::cleanup::{Guard, Resource};
+use toolkit::docker::{self, Build, Image};
 
 /// The source file changed for the warm rebuilds.
 const TOUCHED: &str = "service/src/main.rs";
@@ -155,7 +155,7 @@ fn build_steps(
         )
     })?;
     docker::build_client()?;
-    let nonce = crate::unique_name("bench");
+    let nonce = toolkit::unique_name("bench");
     let (isolated, cache_mounts) = isolate_cache_mounts(&original, &nonce);
     let cold_file = root.join(COLD_DOCKERFILE);
     fs::create_dir_all(cold_file.parent().expect("has a parent"))?;

@@ -6,7 +6,7 @@
 //! generator. Runs alternate between the peers (A B C, A B C, ...) and every
 //! figure is a median over them, so a drift of the machine hits everyone
 //! alike. Every process started here is killed on the way out, also on an
-//! error or Ctrl-C (see [`crate::cleanup`]).
+//! error or Ctrl-C (see [`toolkit::cleanup`]).
 
 mod callgrind;
 mod flood;
@@ -708,7 +708,9 @@ pub fn run(args: &Args) -> Result<()> {
     } else {
         None
     };
-    let docker_engine = use_docker.then(crate::docker::ensure_engine).transpose()?;
+    let docker_engine = use_docker
+        .then(toolkit::docker::ensure_engine)
+        .transpose()?;
     let machine = setup::machine(wrk_version, docker_engine);
 
     progress.say("building the Rust peers and installing the Python ones");
@@ -733,7 +735,7 @@ pub fn run(args: &Args) -> Result<()> {
     let image_ref = if !use_docker {
         None
     } else if let Some(reference) = &args.image {
-        crate::docker::inspect_image(reference)?;
+        toolkit::docker::inspect_image(reference)?;
         let why = format!("image build times: --image {reference} was given");
         report.skipped.push(why);
         Some(reference.clone())

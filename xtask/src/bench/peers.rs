@@ -16,9 +16,9 @@ use nix::unistd::Pid;
 use serde::Serialize;
 
 use super::procfs;
-use crate::cleanup::{Guard, Resource};
-use crate::command::last_lines;
-use crate::docker::{self, Container};
+use toolkit::cleanup::{Guard, Resource};
+use toolkit::command::last_lines;
+use toolkit::docker::{self, Container};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -183,7 +183,7 @@ impl Peers {
 
     /// Starts one instance of `peer` on a free port.
     pub fn start(&self, peer: &'static Peer) -> Result<Instance> {
-        let port = crate::http::free_port()?;
+        let port = toolkit::http::free_port()?;
         let log = self.logs.join(format!("{}.log", peer.id));
         let mut instance = Instance {
             peer,
@@ -322,7 +322,7 @@ impl Drop for Instance {
 
 /// Whether `GET /health` on 127.0.0.1:port answers 200, in one connection.
 ///
-/// By hand rather than `crate::http::http_get` (ureq): it times a start-up of a
+/// By hand rather than `toolkit::http::http_get` (ureq): it times a start-up of a
 /// few milliseconds, polled every 0.5 ms, so each probe is one connect, one
 /// write and the status line, with no agent to build or body to read.
 fn healthy(port: u16, timeout: Duration) -> std::io::Result<bool> {

@@ -5,7 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::command::Cmd;
+use toolkit::command::Cmd;
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;

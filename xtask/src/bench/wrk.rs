@@ -10,7 +10,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde::Serialize;
 
-use crate::cleanup::{Guard, Resource};
+use toolkit::cleanup::{Guard, Resource};
 
 /// wrk's own per-request timeout: slower answers count as timeout errors.
 const REQUEST_TIMEOUT: &str = "2s";
@@ -136,7 +136,7 @@ impl Running {
     /// Waits for wrk to end (killing it 10 s past its duration) and parses its output.
     pub fn finish(mut self) -> Result<Measurement> {
         let left = self.deadline.saturating_duration_since(Instant::now());
-        if crate::wait_for(left, || self.child.try_wait().ok().flatten()).is_none() {
+        if toolkit::wait_for(left, || self.child.try_wait().ok().flatten()).is_none() {
             let _ = self.child.kill();
             let _ = self.child.wait();
             bail!("wrk did not end 10 s after its duration: killed");
@@ -252,7 +252,7 @@ pub fn version() -> Result<String> {
 
 /// The error for a wrk that cannot be started, with the install command.
 fn launch_error() -> impl FnOnce(std::io::Error) -> anyhow::Error {
-    crate::launch_error(
+    toolkit::launch_error(
         "wrk",
         "wrk (the load generator) is not installed: `apt-get install wrk` (Debian, Ubuntu)",
     )

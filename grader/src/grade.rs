@@ -1,4 +1,4 @@
-//! `cargo xtask grade`: a whole class in one run, unattended.
+//! `image-lab-grader grade`: a whole class in one run, unattended.
 //!
 //! Reads a roster (CSV: `login,token,image[,dockerfile]`), grades every
 //! student's image exactly as `verify --image` does (sandboxed, within the
@@ -16,13 +16,13 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::docker;
 use crate::grading::formats::{self, Lang};
 use crate::grading::untrusted::{csv_cell, markdown_code, markdown_text, quoted};
 use crate::grading::{self, Subject, checks};
 use crate::seed::Seed;
+use toolkit::docker;
 
-/// Options of `cargo xtask grade`.
+/// Options of `image-lab-grader grade`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The class: CSV with the header `login,token,image` and an optional

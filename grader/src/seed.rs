@@ -141,7 +141,7 @@ mod tests {
     fn bad_fields_are_named() {
         let bad = |json: &str| {
             let path =
-                std::env::temp_dir().join(format!("seed-test-{}.json", crate::unique_name("s")));
+                std::env::temp_dir().join(format!("seed-test-{}.json", toolkit::unique_name("s")));
             std::fs::write(&path, json).unwrap();
             let error = format!("{:#}", Seed::from_file(&path).unwrap_err());
             std::fs::remove_file(&path).unwrap();

@@ -17,7 +17,7 @@
 
 use anyhow::Result;
 
-use crate::docker::{self, Network, Run};
+use toolkit::docker::{self, Network, Run};
 
 pub const MEMORY: &str = "512m";
 pub const PIDS: &str = "256";
@@ -39,7 +39,7 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn create() -> Result<Self> {
-        let name = crate::unique_name("image-lab-grading");
+        let name = toolkit::unique_name("image-lab-grading");
         Ok(Sandbox {
             network: docker::create_network(&name, NETWORK_OPTIONS)?,
         })

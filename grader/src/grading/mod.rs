@@ -1,6 +1,6 @@
 //! Grading an image against the lab: [`evidence`] gathers on the engine,
 //! with every container confined by [`sandbox`], [`checks`] judges,
-//! [`formats`] prints. `cargo xtask verify`, `report` and
+//! [`formats`] prints. `image-lab-grader verify`, `report` and
 //! the end-to-end tests all go through [`grade`].
 
 pub mod checks;

@@ -18,16 +18,17 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use e2e::ensure;
+use grader::grade;
+use grader::grading::evidence::BUDGET;
+use grader::grading::sandbox::{self, Sandbox};
+use grader::grading::{self, Subject, formats, untrusted};
+use grader::seed::Seed;
 use libtest_mimic::{Arguments, Failed};
 use serde_json::Value;
-use xtask::builder_image;
-use xtask::docker::{self, Build, Container, Image, Run};
-use xtask::grade;
-use xtask::grading::evidence::BUDGET;
-use xtask::grading::sandbox::{self, Sandbox};
-use xtask::grading::{self, Subject, formats, untrusted};
-use xtask::seed::Seed;
+use toolkit::docker::{self, Build, Container, Image, Run};
+use toolkit::harness::{self, ensure};
+
+mod support;
 
 const MODES: [&str; 4] = ["fork", "memory", "silent", "flood"];
 const TOKEN: &str = "0123456789abcdef";
@@ -44,13 +45,13 @@ struct Fixture {
 
 impl Fixture {
     fn build() -> anyhow::Result<Self> {
-        builder_image::python_base()?;
+        support::python_base()?;
         let mut images = Vec::new();
         for mode in MODES {
             images.push((
                 mode,
                 docker::build(&Build {
-                    context: xtask::project_root().join("tests/hostile"),
+                    context: support::fixtures("hostile"),
                     dockerfile: None,
                     tag: format!("hostile-{mode}/image-lab:01234567"),
                     build_args: vec![
@@ -62,8 +63,8 @@ impl Fixture {
             ));
         }
         let text = docker::build(&Build {
-            context: xtask::project_root().join("tests/hostile"),
-            dockerfile: Some(xtask::project_root().join("tests/hostile/text.Dockerfile")),
+            context: support::fixtures("hostile"),
+            dockerfile: Some(support::fixtures("hostile").join("text.Dockerfile")),
             tag: "hostile-text/image-lab:01234567".into(),
             build_args: vec![("LABEL_TEXT".into(), LABEL_TEXT.into())],
         })?;
@@ -101,7 +102,7 @@ fn wait_until<T>(
     what: &str,
     probe: impl FnMut() -> Option<T>,
 ) -> Result<T, Failed> {
-    xtask::wait_for(within, probe).ok_or_else(|| format!("{what} within {within:?}").into())
+    toolkit::wait_for(within, probe).ok_or_else(|| format!("{what} within {within:?}").into())
 }
 
 /// Limits, a network without NAT, a route only to the grader, a port on
@@ -420,7 +421,7 @@ fn tables_keep_their_cells(what: &str, text: &str, problems: &mut Vec<String>) {
 /// report stay text in every format; a roster's logins that are not plain
 /// names are refused, row by row; nothing is written outside `--out`.
 fn text_an_image_controls_stays_text(fx: &Fixture) -> Result<(), Failed> {
-    let base = std::env::temp_dir().join(xtask::unique_name("untrusted"));
+    let base = std::env::temp_dir().join(toolkit::unique_name("untrusted"));
     let (roster, out) = (base.join("roster.csv"), base.join("grades"));
     let image = &fx.text.reference;
     let bad_logins = ["..", "a/b", "a\\b", &"a".repeat(65), "a\u{1b}b", ""];
@@ -591,7 +592,7 @@ impl Graded {
     }
 }
 
-const CHECKS: &[(&str, e2e::CheckFn<Fixture>)] = &[
+const CHECKS: &[(&str, harness::CheckFn<Fixture>)] = &[
     (
         "a confined container has limits and no way out",
         a_confined_container_has_no_way_out,
@@ -618,8 +619,8 @@ fn main() -> ExitCode {
     let mut args = Arguments::from_args();
     // One at a time: the last trial checks that no grading left anything.
     args.test_threads = Some(1);
-    let checks = e2e::table(CHECKS);
-    let (mut code, fixture) = e2e::run(&args, "the hostile images", Fixture::build, checks);
+    let checks = harness::table(CHECKS);
+    let (mut code, fixture) = harness::run(&args, "the hostile images", Fixture::build, checks);
     if let Some(fx) = fixture {
         let images: Vec<String> = fx.images.iter().map(|(_, i)| i.reference.clone()).collect();
         drop(fx);

@@ -1,36 +1,37 @@
-//! `cargo xtask verify` judges for real: it passes this repository's image
-//! and fails, naming the right criterion, on deliberately broken images.
+//! `image-lab-grader verify` judges for real: it passes this repository's
+//! image and fails, naming the right criterion, on deliberately broken images;
+//! `report` compares it with the naive build.
 //!
 //! The broken images are built here, on top of the good one (or of the
-//! build-stage image where a shell is needed), each breaking one criterion.
+//! tests' Python base where a shell is needed), each breaking one criterion.
 //! Every image and container is removed at the end, also when a check fails.
 
 use std::process::ExitCode;
 
-use e2e::ensure;
+use grader::grading::formats::Lang;
+use grader::grading::{self, Status, Subject};
+use grader::report;
+use grader::seed::Seed;
+use grader::verify::Target;
 use libtest_mimic::{Arguments, Failed};
-use xtask::builder_image;
-use xtask::docker::{self, Build, Image};
-use xtask::grading::formats::Lang;
-use xtask::grading::{self, Status, Subject};
-use xtask::report;
-use xtask::seed::Seed;
-use xtask::verify::{Target, build_repository_image};
+use toolkit::docker::{self, Build, Image};
+use toolkit::harness::{self, ensure};
+
+mod support;
 
 /// A deliberately broken image: its Dockerfile, and the check that must fail.
 struct Broken {
     name: &'static str,
     must_fail: &'static str,
-    /// Every lab criterion it fails: `must_fail`, and `size` for those built
-    /// on the 940 MB build-stage image (for its shell).
+    /// Every criterion it fails, the checks beyond the lab's included.
     fails: &'static [&'static str],
-    /// Dockerfile text; `{GOOD}` is the good image, `{RUST}` the build-stage
-    /// image (it has a shell), `{LOGIN}`/`{TOKEN}` the seed's.
+    /// Dockerfile text; `{GOOD}` is the good image, `{PYTHON}` the tests'
+    /// Python base (it has a shell), `{LOGIN}`/`{TOKEN}` the seed's.
     dockerfile: &'static str,
 }
 
 /// What a well-behaved image declares, for the fixtures that start from the
-/// build-stage image and must break only one thing.
+/// Python base and must break only one thing.
 const WELL_BEHAVED: &str = "COPY --from={GOOD} /service /service
 USER 10001:10001
 ENV LAB_LOGIN={LOGIN} LAB_TOKEN={TOKEN}
@@ -66,28 +67,29 @@ const BROKEN: &[Broken] = &[
     Broken {
         name: "entrypoint ignoring SIGTERM",
         must_fail: "sigterm",
-        fails: &["size", "sigterm"],
+        fails: &["sigterm"],
         // PID 1 is a shell that ignores TERM and waits for the service.
-        dockerfile: "FROM {RUST}\n{WELL_BEHAVED}ENTRYPOINT [\"/bin/sh\", \"-c\", \"trap '' TERM; /service & wait\"]\n",
+        dockerfile: "FROM {PYTHON}\n{WELL_BEHAVED}ENTRYPOINT [\"/bin/sh\", \"-c\", \"trap '' TERM; /service & wait\"]\n",
     },
     Broken {
         name: "writes to / at start",
         must_fail: "read-only",
-        fails: &["size", "read-only"],
-        dockerfile: "FROM {RUST}\nRUN mkdir /data && chown 10001 /data\n{WELL_BEHAVED}\
+        fails: &["read-only"],
+        dockerfile: "FROM {PYTHON}\nRUN mkdir /data && chown 10001 /data\n{WELL_BEHAVED}\
                      ENTRYPOINT [\"/bin/sh\", \"-c\", \"echo started > /data/started && exec /service\"]\n",
     },
     Broken {
         name: "ignoring ROCKET_SIZE",
         must_fail: "env-config",
-        fails: &["size", "env-config"],
-        dockerfile: "FROM {RUST}\n{WELL_BEHAVED}ENTRYPOINT [\"/bin/sh\", \"-c\", \"ROCKET_SIZE=Fixed exec /service\"]\n",
+        fails: &["env-config"],
+        dockerfile: "FROM {PYTHON}\n{WELL_BEHAVED}ENTRYPOINT [\"/bin/sh\", \"-c\", \"ROCKET_SIZE=Fixed exec /service\"]\n",
     },
     Broken {
         name: "over 150 MB",
         must_fail: "size",
         fails: &["size"],
-        dockerfile: "FROM {RUST}\n{WELL_BEHAVED}ENTRYPOINT [\"/service\"]\n",
+        // 200 MB of zeros: the engine counts a layer's size uncompressed.
+        dockerfile: "FROM {PYTHON}\nRUN head -c 200000000 /dev/zero > /ballast\n{WELL_BEHAVED}ENTRYPOINT [\"/service\"]\n",
     },
 ];
 
@@ -104,46 +106,45 @@ fn figures(text: &str) -> Vec<String> {
     figures
 }
 
-fn build_broken(broken: &Broken, good: &str, rust: &str, seed: &Seed) -> Result<Image, Failed> {
-    let context = std::env::temp_dir().join(xtask::unique_name("broken-image"));
+fn build_broken(broken: &Broken, good: &str, seed: &Seed) -> Result<Image, Failed> {
+    let context = std::env::temp_dir().join(toolkit::unique_name("broken-image"));
     std::fs::create_dir_all(&context).map_err(|e| e.to_string())?;
     let text = broken
         .dockerfile
         .replace("{WELL_BEHAVED}", WELL_BEHAVED)
         .replace("{GOOD}", good)
-        .replace("{RUST}", rust)
+        .replace("{PYTHON}", support::PYTHON_BASE)
         .replace("{LOGIN}", &seed.login)
         .replace("{TOKEN}", &seed.token);
     std::fs::write(context.join("Dockerfile"), text).map_err(|e| e.to_string())?;
     let built = docker::build(&Build {
         context: context.clone(),
         dockerfile: None,
-        tag: xtask::unique_name("image-lab-broken"),
+        tag: toolkit::unique_name("image-lab-broken"),
         build_args: vec![],
     });
     let _ = std::fs::remove_dir_all(&context);
     built.map_err(|e| format!("{e:#}").into())
 }
 
-/// The repository's image, and what the broken ones are built from.
+/// The repository's image, what the broken ones are built from, and its
+/// naive build.
 struct Good {
     image: Image,
+    naive: Image,
     seed: Seed,
-    /// The build-stage image (it has a shell).
-    rust: String,
 }
 
 impl Good {
     fn build() -> anyhow::Result<Self> {
         // A login of its own: the good image is named <login>/image-lab:<prefix>
         // as the lab requires, and must not replace an image of the user's.
-        let seed = Seed::from_parts(&xtask::unique_name("e2e-student"), "0123456789abcdef")?;
+        let seed = Seed::from_parts(&toolkit::unique_name("e2e-student"), "0123456789abcdef")?;
+        support::python_base()?;
+        let naive = toolkit::unique_name("image-lab-naive");
         Ok(Good {
-            image: build_repository_image(&seed, "Dockerfile", &seed.image_name())?,
-            rust: builder_image::read_pin(&std::fs::read_to_string(
-                xtask::project_root().join("Dockerfile"),
-            )?)?
-            .reference,
+            image: support::build_repository_image(&seed, "Dockerfile", &seed.image_name())?,
+            naive: support::build_repository_image(&seed, "Dockerfile.naive", &naive)?,
             seed,
         })
     }
@@ -153,8 +154,8 @@ impl Good {
             seed: None,
             login: Some(self.seed.login.clone()),
             token: Some(self.seed.token.clone()),
-            image: Some(self.image.reference.clone()),
-            dockerfile: Some(xtask::project_root().join("Dockerfile")),
+            image: self.image.reference.clone(),
+            dockerfile: Some(support::repository().join("Dockerfile")),
             port: None,
         }
     }
@@ -176,7 +177,14 @@ fn verify_passes_the_repository_image(good: &Good) -> Result<(), Failed> {
 /// Both languages from one measurement: each has its headings and rows, and
 /// both carry the same figures.
 fn report_in_english_and_russian(good: &Good) -> Result<(), Failed> {
-    let measured = report::measure(&good.target()).map_err(|e| format!("{e:#}"))?;
+    let args = report::Args {
+        target: good.target(),
+        naive: good.naive.reference.clone(),
+        naive_dockerfile: Some(support::repository().join("Dockerfile.naive")),
+        output: "unused.md".into(),
+        lang: Lang::En,
+    };
+    let measured = report::measure(&args).map_err(|e| format!("{e:#}"))?;
     let english = report::markdown(&measured, Lang::En);
     let russian = report::markdown(&measured, Lang::Ru);
     for (markdown, expected) in [
@@ -217,7 +225,7 @@ fn report_in_english_and_russian(good: &Good) -> Result<(), Failed> {
 
 /// One mistake costs one criterion: exactly what is wrong fails.
 fn verify_fails_exactly(good: &Good, broken: &Broken) -> Result<(), Failed> {
-    let image = build_broken(broken, &good.image.reference, &good.rust, &good.seed)?;
+    let image = build_broken(broken, &good.image.reference, &good.seed)?;
     let grade = grading::grade(&Subject {
         image: image.reference.clone(),
         seed: good.seed.clone(),
@@ -237,17 +245,17 @@ fn verify_fails_exactly(good: &Good, broken: &Broken) -> Result<(), Failed> {
 fn main() -> ExitCode {
     let args = Arguments::from_args();
     let mut checks = vec![
-        e2e::check(
+        harness::check(
             "verify passes this repository's image, strict",
             verify_passes_the_repository_image,
         ),
-        e2e::check(
+        harness::check(
             "report compares the image with the naive build, in English and Russian",
             report_in_english_and_russian,
         ),
     ];
     checks.extend(BROKEN.iter().map(|broken| {
-        e2e::check(
+        harness::check(
             format!(
                 "verify fails exactly {} on an image {}",
                 broken.must_fail, broken.name
@@ -255,5 +263,5 @@ fn main() -> ExitCode {
             move |good: &Good| verify_fails_exactly(good, broken),
         )
     }));
-    e2e::run(&args, "this repository's image", Good::build, checks).0
+    harness::run(&args, "this repository's image", Good::build, checks).0
 }

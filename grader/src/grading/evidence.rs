@@ -15,17 +15,15 @@
 //! those. The app is probed on one port ([`Port`]): `--port`, else the
 //! image's one EXPOSEd port, else the lab's 8000.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::sandbox::{self, Sandbox};
-use crate::docker::{self, Container, Ended, Process, Run};
-use crate::http::Answer;
-use crate::inspect;
 use crate::seed::Seed;
 use anyhow::{Context, Result};
+use toolkit::docker::{self, Container, Ended, Process, Run};
+use toolkit::http::Answer;
+use toolkit::inspect;
 
 /// The port the lab's app listens on inside the container.
 pub const APP_PORT: u16 = 8000;
@@ -123,14 +121,6 @@ pub struct Evidence {
     /// Whether `docker exec CONTAINER sh -c true` succeeded.
     pub has_shell: Result<bool, String>,
     pub stopped: Result<Ended, String>,
-}
-
-/// A random lowercase word, for values an image cannot have guessed.
-pub fn random_word(prefix: &str) -> String {
-    // RandomState is seeded from the OS's randomness: plenty for test values.
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u128(Instant::now().elapsed().as_nanos());
-    format!("{prefix}{:016x}", hasher.finish())
 }
 
 fn text<T>(result: Result<T>) -> Result<T, String> {
@@ -238,7 +228,7 @@ impl Evidence {
     pub fn gather(subject: &Subject) -> Result<Self> {
         let started = Instant::now();
         macro_rules! progress {
-            ($($step:tt)*) => { crate::progress(started, format_args!($($step)*)) };
+            ($($step:tt)*) => { toolkit::progress(started, format_args!($($step)*)) };
         }
         let deadline = started + BUDGET - RESERVE;
         let image = docker::inspect_image(&subject.image)?;
@@ -252,8 +242,11 @@ impl Evidence {
             .map(DockerfileInfo::read)
             .transpose()?;
         let port = choose_port(subject.port, &image);
-        let secret = random_word("secret-");
-        let rocket_sizes = [random_word("Rocket"), random_word("Rocket")];
+        let secret = toolkit::random_word("secret-");
+        let rocket_sizes = [
+            toolkit::random_word("Rocket"),
+            toolkit::random_word("Rocket"),
+        ];
         let trio_runs = |read_only: bool| {
             let run = |rocket_size: &str| {
                 let run = Run::new(&image_id)

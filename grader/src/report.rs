@@ -1,6 +1,6 @@
-//! `cargo xtask report`: the Markdown lab report for a graded image, with a
-//! measured comparison against the naive single-stage build
-//! (`Dockerfile.naive`). The text is the template `templates/report.md`,
+//! `image-lab-grader report`: the Markdown lab report for a graded image,
+//! with a measured comparison against the student's naive build (for this
+//! repository, `Dockerfile.naive`). The text is the template `templates/report.md`,
 //! every sentence of its discussion chosen from the numbers measured in this
 //! run, in English or in Russian (`--lang ru`, the course's language, from
 //! the catalogue `templates/ru.txt`): both say the same figures.
@@ -11,18 +11,23 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use minijinja::value::Rest;
 use serde::Serialize;
+use toolkit::docker;
 
-use crate::docker;
 use crate::grading::formats::{self, Lang};
 use crate::grading::{self, Grade, Subject};
-use crate::project_root;
-use crate::verify::{Target, build_repository_image};
+use crate::verify::Target;
 
-/// Options of `cargo xtask report`.
+/// Options of `image-lab-grader report`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]
     pub target: Target,
+    /// The naive build of the same service, to compare against.
+    #[arg(long, value_name = "REF")]
+    pub naive: String,
+    /// The Dockerfile the naive build was made from.
+    #[arg(long, value_name = "PATH")]
+    pub naive_dockerfile: Option<PathBuf>,
     /// Where to write the report.
     #[arg(long, value_name = "FILE", default_value = "lab-report.md")]
     pub output: PathBuf,
@@ -123,6 +128,7 @@ pub fn markdown(measured: &Measured, lang: Lang) -> String {
     let subject = &grade.evidence.subject;
     let context = minijinja::context! {
         image => subject.image,
+        naive_image => naive.evidence.subject.image,
         login => subject.seed.login,
         verdict => formats::verdict(grade, false, lang),
         criteria => formats::markdown(grade, lang),
@@ -136,23 +142,21 @@ pub fn markdown(measured: &Measured, lang: Lang) -> String {
         .expect("the report's template renders any figures")
 }
 
-/// Grades the image and the naive build (removed again afterwards).
-pub fn measure(target: &Target) -> Result<Measured> {
-    let subject = target.prepare()?;
+/// Grades the image and its naive build.
+pub fn measure(args: &Args) -> Result<Measured> {
+    let subject = args.target.prepare()?;
     let format = "table {{.CreatedBy}}\t{{.Size}}";
     let history = docker::run(&["history", "--format", format, &subject.image])?;
     eprintln!("grading {}", subject.image);
     let grade = grading::grade(&subject)?;
-    let naive_tag = crate::unique_name("image-lab-naive");
-    let naive_image = build_repository_image(&subject.seed, "Dockerfile.naive", &naive_tag)
-        .context("building Dockerfile.naive for the comparison")?;
-    eprintln!("grading the naive build {naive_tag}");
+    eprintln!("grading the naive build {}", args.naive);
     let naive = grading::grade(&Subject {
-        image: naive_image.reference.clone(),
+        image: args.naive.clone(),
         seed: subject.seed.clone(),
-        dockerfile: Some(project_root().join("Dockerfile.naive")),
+        dockerfile: args.naive_dockerfile.clone(),
         port: subject.port,
-    })?;
+    })
+    .context("grading the naive build")?;
     Ok(Measured {
         grade,
         naive,
@@ -162,7 +166,7 @@ pub fn measure(target: &Target) -> Result<Measured> {
 
 /// Measures, and writes the report.
 pub fn run(args: &Args) -> Result<()> {
-    let measured = measure(&args.target)?;
+    let measured = measure(args)?;
     std::fs::write(&args.output, markdown(&measured, args.lang))
         .with_context(|| format!("cannot write {}", args.output.display()))?;
     eprintln!(

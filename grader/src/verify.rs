@@ -1,15 +1,14 @@
-//! `cargo xtask verify`: grade an image against every lab criterion, on the
-//! real engine, with the evidence and the commands to see it by hand.
+//! `image-lab-grader verify`: grade an image against every lab criterion, on
+//! the real engine, with the evidence and the commands to see it by hand.
 
 use std::path::PathBuf;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 use anyhow::{Result, bail};
+use toolkit::docker;
 
-use crate::docker::{self, Build, Image};
 use crate::grading::formats::{self, Lang};
 use crate::grading::{self, Subject};
-use crate::project_root;
 use crate::seed::Seed;
 
 /// Which image to grade, and whose.
@@ -24,9 +23,9 @@ pub struct Target {
     /// The student's token (instead of --seed).
     #[arg(long, conflicts_with = "seed", requires = "login")]
     pub token: Option<String>,
-    /// Grade this existing image (any language) instead of building this repository's Dockerfile.
+    /// The image to grade (any language), as `docker images` names it.
     #[arg(long, value_name = "REF")]
-    pub image: Option<String>,
+    pub image: String,
     /// The Dockerfile the image was built from: enables the multi-stage,
     /// pinned-base and dockerignore checks.
     #[arg(long, value_name = "PATH")]
@@ -44,7 +43,7 @@ pub enum Format {
     Junit,
 }
 
-/// Options of `cargo xtask verify`.
+/// Options of `image-lab-grader verify`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]
@@ -69,58 +68,17 @@ impl Target {
         }
     }
 
-    /// The subject to grade: the given image, or this repository's
-    /// Dockerfile built as `<login>/image-lab:<prefix>` (and kept).
+    /// The subject to grade, once the engine answers.
     pub fn prepare(&self) -> Result<Subject> {
         let seed = self.seed()?;
         docker::ensure_engine()?;
-        let (image, dockerfile) = match &self.image {
-            Some(image) => (image.clone(), self.dockerfile.clone()),
-            None => {
-                let built = build_repository_image(&seed, "Dockerfile", &seed.image_name())?;
-                (
-                    built.keep().reference,
-                    Some(project_root().join("Dockerfile")),
-                )
-            }
-        };
         Ok(Subject {
-            image,
+            image: self.image.clone(),
             seed,
-            dockerfile,
+            dockerfile: self.dockerfile.clone(),
             port: self.port,
         })
     }
-}
-
-/// The current commit, for the image's `org.opencontainers.image.revision`.
-fn revision() -> String {
-    Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .current_dir(project_root())
-        .output()
-        .ok()
-        .filter(|out| out.status.success())
-        .map_or_else(
-            || "unknown".to_owned(),
-            |out| String::from_utf8_lossy(&out.stdout).trim().to_owned(),
-        )
-}
-
-/// Builds one of this repository's Dockerfiles (`Dockerfile`, or the
-/// anti-example `Dockerfile.naive`) with the seed's identity.
-pub fn build_repository_image(seed: &Seed, dockerfile: &str, tag: &str) -> Result<Image> {
-    eprintln!("building {tag} from {dockerfile}");
-    docker::build(&Build {
-        context: project_root(),
-        dockerfile: Some(project_root().join(dockerfile)),
-        tag: tag.to_owned(),
-        build_args: vec![
-            ("LAB_LOGIN".into(), seed.login.clone()),
-            ("LAB_TOKEN".into(), seed.token.clone()),
-            ("REVISION".into(), revision()),
-        ],
-    })
 }
 
 /// Grades and prints; exit 0 when the lab passed, 1 when not.

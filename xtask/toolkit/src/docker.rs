@@ -521,12 +521,18 @@ impl Container {
     pub fn processes(&self) -> Result<Vec<Process>> {
         let table = run(&["top", &self.name, "-eo", "pid,uid,args"])?;
         let process = |line: &str| {
-            let mut words = line.split_whitespace().skip(1);
+            let mut words = line.split_whitespace();
+            let pid: i32 = words.next()?.parse().ok()?;
             let uid = words.next()?.parse().ok()?;
             let command = words.collect::<Vec<_>>().join(" ");
-            Some(Process { uid, command })
+            Some((pid, Process { uid, command }))
         };
-        Ok(table.lines().skip(1).filter_map(process).collect())
+        let mut processes: Vec<_> = table.lines().skip(1).filter_map(process).collect();
+        // `docker top` lists by host PID, and host PIDs wrap (at 32,768 on CI's
+        // machines): the container's PID 1 is the one the engine names.
+        let first = self.pid()?;
+        processes.sort_by_key(|&(pid, _)| pid != first);
+        Ok(processes.into_iter().map(|(_, process)| process).collect())
     }
 
     /// The host-side UIDs of the container's processes.

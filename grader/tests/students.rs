@@ -4,7 +4,7 @@
 //! Dockerfile per student in a style seen in public submissions, and
 //! `roster.csv`. `main` makes the Python base (a registry-free stand-in for
 //! `python:3.11-slim`, kept between runs like the builder image), builds every
-//! student's image, grades the class once with `cargo xtask grade` (two at a
+//! student's image, grades the class once with `image-lab-grader grade` (two at a
 //! time), and each trial checks one thing a teacher would. The images and
 //! the grades' folder are removed at the end, also when a trial fails.
 
@@ -12,14 +12,15 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use e2e::ensure;
+use grader::grade;
+use grader::grading::{self, Subject, checks, formats};
+use grader::seed::Seed;
 use libtest_mimic::{Arguments, Failed};
 use serde_json::Value;
-use xtask::builder_image;
-use xtask::docker::{self, Build, Image};
-use xtask::grade;
-use xtask::grading::{self, Subject, checks, formats};
-use xtask::seed::Seed;
+use toolkit::docker::{self, Build, Image};
+use toolkit::harness::{self, ensure};
+
+mod support;
 
 /// Every student of `roster.csv` and the lab criteria their image fails, as
 /// found first by hand: `docker run -d --read-only -e ROCKET_SIZE=Big -e
@@ -52,7 +53,7 @@ const EXPECTED: &[(&str, &[&str])] = &[
 ];
 
 fn students_dir() -> PathBuf {
-    xtask::project_root().join("tests/students")
+    support::fixtures("students")
 }
 
 /// One row of `roster.csv` (our own file: no quoting, so a split will do).
@@ -88,7 +89,7 @@ struct Fixture {
 
 impl Fixture {
     fn build() -> anyhow::Result<Self> {
-        builder_image::python_base()?;
+        support::python_base()?;
         let students = roster();
         let mut images = Vec::new();
         for student in &students {
@@ -103,7 +104,7 @@ impl Fixture {
                 ],
             })?);
         }
-        let out = std::env::temp_dir().join(xtask::unique_name("grades"));
+        let out = std::env::temp_dir().join(toolkit::unique_name("grades"));
         grade::run(&grade_args(&students_dir().join("roster.csv"), &out))?;
         Ok(Fixture {
             students,
@@ -198,7 +199,7 @@ fn fails_exactly(fx: &Fixture, login: &str, expected: &[&str]) -> Result<(), Fai
 
 fn multi_stage_shows_the_stages(fx: &Fixture) -> Result<(), Failed> {
     let check = fx.check("venv-two-stage", "multi-stage")?;
-    let base = builder_image::PYTHON_BASE;
+    let base = support::PYTHON_BASE;
     let expected = format!("deps: {base} -> final: {base}, COPY --from=deps");
     ensure(check["value"] == expected.as_str(), || {
         format!("value {}, expected {expected:?}", check["value"])
@@ -366,7 +367,7 @@ fn a_second_run_resumes(fx: &Fixture) -> Result<(), Failed> {
 /// Bad rows are named by row and field; an image that cannot be pulled is
 /// that student's error; the others are graded.
 fn bad_rows_do_not_stop_the_class(fx: &Fixture) -> Result<(), Failed> {
-    let dir = std::env::temp_dir().join(xtask::unique_name("roster"));
+    let dir = std::env::temp_dir().join(toolkit::unique_name("roster"));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let good = fx.student("venv-two-stage");
     let roster = dir.join("roster.csv");
@@ -422,7 +423,7 @@ fn bad_rows_do_not_stop_the_class(fx: &Fixture) -> Result<(), Failed> {
 }
 
 fn a_roster_without_its_columns_is_a_usage_error(_: &Fixture) -> Result<(), Failed> {
-    let dir = std::env::temp_dir().join(xtask::unique_name("roster"));
+    let dir = std::env::temp_dir().join(toolkit::unique_name("roster"));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let roster = dir.join("roster.csv");
     std::fs::write(&roster, "login,token\nalice,0123456789abcdef\n").map_err(|e| e.to_string())?;
@@ -438,7 +439,7 @@ fn a_roster_without_its_columns_is_a_usage_error(_: &Fixture) -> Result<(), Fail
     )
 }
 
-const CHECKS: &[(&str, e2e::CheckFn<Fixture>)] = &[
+const CHECKS: &[(&str, harness::CheckFn<Fixture>)] = &[
     (
         "multi-stage shows the stages, same base or not",
         multi_stage_shows_the_stages,
@@ -494,12 +495,12 @@ fn main() -> ExitCode {
     let mut checks: Vec<_> = EXPECTED
         .iter()
         .map(|&(login, expected)| {
-            e2e::check(
+            harness::check(
                 format!("grade fails exactly {expected:?} for {login}"),
                 move |fx: &Fixture| fails_exactly(fx, login, expected),
             )
         })
         .collect();
-    checks.extend(e2e::table(CHECKS));
-    e2e::run(&args, "the class of student images", Fixture::build, checks).0
+    checks.extend(harness::table(CHECKS));
+    harness::run(&args, "the class of student images", Fixture::build, checks).0
 }

@@ -766,7 +766,8 @@ mod tests {
             .0,
             Status::Pass
         );
-        let repository = std::fs::read_to_string(crate::project_root().join("Dockerfile")).unwrap();
+        let repository =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Dockerfile")).unwrap();
         assert_eq!(
             multi_stage_verdict(&repository),
             (
