@@ -20,7 +20,7 @@ use crate::grading::formats::{self, Lang};
 use crate::grading::untrusted::{csv_cell, markdown_code, markdown_text, quoted};
 use crate::grading::{self, Subject, checks};
 use crate::seed::Seed;
-use toolkit::docker;
+use toolkit::engine;
 
 /// Options of `image-lab-grader grade`.
 #[derive(clap::Args, Debug)]
@@ -203,11 +203,11 @@ fn write_atomically(path: &Path, contents: &str) -> Result<()> {
 /// Grades one student: their `<login>.json` and `<login>.md` in `out`.
 fn grade_one(subject: &Subject, out: &Path, pull: bool) -> Result<Value> {
     let image = &subject.image;
-    if docker::image_id(image)?.is_none() {
+    if engine::image_id(image)?.is_none() {
         if !pull {
             bail!("no image {image} on this engine (give --pull to pull it)");
         }
-        docker::pull(image).with_context(|| format!("cannot pull {image}"))?;
+        engine::pull(image).with_context(|| format!("cannot pull {image}"))?;
     }
     let grade = grading::grade(subject)?;
     let json = formats::json(&grade, false);
@@ -261,7 +261,7 @@ fn grade_student(student: Line, args: &Args) -> (Line, String, Option<Duration>)
 /// problem (no roster, a bad header, no engine, an unwritable DIR).
 pub fn run(args: &Args) -> Result<()> {
     let students = read_roster(&args.roster)?;
-    docker::ensure_engine()?;
+    engine::ensure_engine()?;
     fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let total = students.len();

@@ -9,7 +9,7 @@ use grader::{grade, report, verify};
 #[derive(Parser)]
 #[command(name = "image-lab-grader", version, about)]
 struct Cli {
-    /// Print every docker command before running it.
+    /// Print, before each call to the engine, the docker command that does the same.
     #[arg(long, short, global = true)]
     verbose: bool,
     #[command(subcommand)]
@@ -28,15 +28,9 @@ enum Task {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    toolkit::command::set_verbose(cli.verbose);
-    toolkit::cleanup::remove_on_interrupt();
-    let outcome = match cli.task {
+    toolkit::run_command(cli.verbose, || match cli.task {
         Task::Verify(args) => verify::run(&args),
         Task::Grade(args) => grade::run(&args).map(|()| ExitCode::SUCCESS),
         Task::Report(args) => report::run(&args).map(|()| ExitCode::SUCCESS),
-    };
-    outcome.unwrap_or_else(|error| {
-        eprintln!("error: {error:#}");
-        ExitCode::from(2)
     })
 }

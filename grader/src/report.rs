@@ -11,9 +11,10 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use minijinja::value::Rest;
 use serde::Serialize;
-use toolkit::docker;
+use toolkit::engine::Layer;
 
 use crate::grading::formats::{self, Lang};
+use crate::grading::untrusted::markdown_block;
 use crate::grading::{self, Grade, Subject};
 use crate::verify::Target;
 
@@ -102,11 +103,45 @@ fn compared(a: Duration, b: Duration, lang: Lang) -> String {
     }
 }
 
-/// What the report is written from: both grades and the image's history.
+/// What the report is written from: both grades.
 pub struct Measured {
     pub grade: Grade,
     pub naive: Grade,
-    pub history: String,
+}
+
+/// `docker history --no-trunc --format 'table {{.Size}}\t{{.CreatedBy}}'`
+/// as a code block: the image's text kept text.
+fn history(layers: &[Layer]) -> String {
+    let header = format!("{:>7}  CREATED BY", "SIZE");
+    let rows = layers
+        .iter()
+        .map(|layer| format!("{:>7}  {}", human_size(layer.size), layer.created_by));
+    markdown_block(std::iter::once(header).chain(rows))
+}
+
+/// Bytes as `docker history` writes them: three significant digits, units
+/// of 1000 (`2.68MB`, `0B`).
+fn human_size(bytes: i64) -> String {
+    let mut value = bytes.max(0) as f64;
+    let mut units = ["B", "kB", "MB", "GB", "TB"].iter();
+    let mut unit = units.next().expect("a unit");
+    while value >= 999.5 {
+        let Some(next) = units.next() else { break };
+        value /= 1000.0;
+        unit = next;
+    }
+    let digits = if value < 1.0 {
+        1
+    } else {
+        value.log10().floor() as usize + 1
+    };
+    let text = format!("{value:.*}", 3usize.saturating_sub(digits));
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &text
+    };
+    format!("{text}{unit}")
 }
 
 /// The report as Markdown, in `lang`.
@@ -132,7 +167,7 @@ pub fn markdown(measured: &Measured, lang: Lang) -> String {
         login => subject.seed.login,
         verdict => formats::verdict(grade, false, lang),
         criteria => formats::markdown(grade, lang),
-        history => measured.history.trim_end(),
+        history => history(&grade.evidence.history),
         prod => Figures::of(grade),
         naive => Figures::of(naive),
         times_smaller => format!("{:.0}", naive.evidence.image.size as f64 / grade.evidence.image.size.max(1) as f64),
@@ -145,8 +180,6 @@ pub fn markdown(measured: &Measured, lang: Lang) -> String {
 /// Grades the image and its naive build.
 pub fn measure(args: &Args) -> Result<Measured> {
     let subject = args.target.prepare()?;
-    let format = "table {{.CreatedBy}}\t{{.Size}}";
-    let history = docker::run(&["history", "--format", format, &subject.image])?;
     eprintln!("grading {}", subject.image);
     let grade = grading::grade(&subject)?;
     eprintln!("grading the naive build {}", args.naive);
@@ -157,11 +190,7 @@ pub fn measure(args: &Args) -> Result<Measured> {
         port: subject.port,
     })
     .context("grading the naive build")?;
-    Ok(Measured {
-        grade,
-        naive,
-        history,
-    })
+    Ok(Measured { grade, naive })
 }
 
 /// Measures, and writes the report.
@@ -175,4 +204,24 @@ pub fn run(args: &Args) -> Result<()> {
         args.output.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_as_docker_history_writes_them() {
+        let cases = [
+            (0, "0B"),
+            (999, "999B"),
+            (2_684_000, "2.68MB"),
+            (26_840_000, "26.8MB"),
+            (1_276_000_000, "1.28GB"),
+            (1_500, "1.5kB"),
+        ];
+        for (bytes, shown) in cases {
+            assert_eq!(human_size(bytes), shown, "{bytes}");
+        }
+    }
 }

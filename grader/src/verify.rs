@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
-use toolkit::docker;
+use anyhow::{Context, Result, bail};
+use toolkit::engine;
 
 use crate::grading::formats::{self, Lang};
 use crate::grading::{self, Subject};
@@ -41,6 +41,8 @@ pub enum Format {
     Table,
     Json,
     Junit,
+    /// GitHub Classroom's grading reporter: one point per lab criterion.
+    Classroom,
 }
 
 /// Options of `image-lab-grader verify`.
@@ -71,7 +73,7 @@ impl Target {
     /// The subject to grade, once the engine answers.
     pub fn prepare(&self) -> Result<Subject> {
         let seed = self.seed()?;
-        docker::ensure_engine()?;
+        engine::ensure_engine()?;
         Ok(Subject {
             image: self.image.clone(),
             seed,
@@ -83,24 +85,44 @@ impl Target {
 
 /// Grades and prints; exit 0 when the lab passed, 1 when not.
 pub fn run(args: &Args) -> Result<ExitCode> {
-    let subject = args.target.prepare()?;
-    eprintln!("grading {}", subject.image);
-    let grade = grading::grade(&subject)?;
+    let graded = args.target.prepare().and_then(|subject| {
+        eprintln!("grading {}", subject.image);
+        grading::grade(&subject)
+    });
+    let grade = match (graded, args.format) {
+        (Ok(grade), _) => grade,
+        // The reporter still gets a result: the error, and no points.
+        (Err(error), Format::Classroom) => {
+            write(
+                args,
+                &(formats::classroom_error(&format!("{error:#}")) + "\n"),
+            )?;
+            return Err(error);
+        }
+        (Err(error), _) => return Err(error),
+    };
     let text = match args.format {
         Format::Table => formats::table(&grade, args.strict),
         Format::Json => formats::json(&grade, args.strict) + "\n",
         Format::Junit => formats::junit(&grade, args.strict),
+        Format::Classroom => formats::classroom(&grade) + "\n",
     };
+    write(args, &text)?;
+    if args.output.is_some() {
+        eprintln!("{}", formats::verdict(&grade, args.strict, Lang::En));
+    }
+    Ok(ExitCode::from(u8::from(!grade.passed(args.strict))))
+}
+
+/// Writes `text` to `--output`, else to stdout.
+fn write(args: &Args, text: &str) -> Result<()> {
     match &args.output {
         Some(path) => {
-            std::fs::write(path, &text)?;
-            eprintln!(
-                "{}\nwritten to {}",
-                formats::verdict(&grade, args.strict, Lang::En),
-                path.display()
-            );
+            std::fs::write(path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("written to {}", path.display());
         }
         None => print!("{text}"),
     }
-    Ok(ExitCode::from(u8::from(!grade.passed(args.strict))))
+    Ok(())
 }

@@ -25,7 +25,8 @@ use grader::grading::{self, Subject, formats, untrusted};
 use grader::seed::Seed;
 use libtest_mimic::{Arguments, Failed};
 use serde_json::Value;
-use toolkit::docker::{self, Build, Container, Image, Run};
+use toolkit::container::{Container, Exec, Run};
+use toolkit::docker::{self, Build, Image};
 use toolkit::harness::{self, ensure};
 
 mod support;
@@ -112,33 +113,32 @@ fn a_confined_container_has_no_way_out(fx: &Fixture) -> Result<(), Failed> {
     let container = fx.start("silent", &sandbox)?;
     let inspect = container.inspect().map_err(|e| format!("{e:#}"))?;
     let host = &inspect.host_config;
+    let number = |value: Option<i64>| value.map_or("unset".to_owned(), |v| v.to_string());
+    let log = host.log_config.clone().unwrap_or_default();
+    let log_option = |name: &str| log.config.as_ref().and_then(|c| c.get(name).cloned());
     let limits = [
-        ("Memory", host["Memory"].clone(), Value::from(512u64 << 20)),
+        ("Memory", number(host.memory), (512i64 << 20).to_string()),
         (
             "MemorySwap",
-            host["MemorySwap"].clone(),
-            Value::from(512u64 << 20),
+            number(host.memory_swap),
+            (512i64 << 20).to_string(),
         ),
-        ("PidsLimit", host["PidsLimit"].clone(), Value::from(256)),
-        (
-            "NanoCpus",
-            host["NanoCpus"].clone(),
-            Value::from(1_000_000_000u64),
-        ),
+        ("PidsLimit", number(host.pids_limit), "256".into()),
+        ("NanoCpus", number(host.nano_cpus), "1000000000".into()),
         (
             "LogConfig.Type",
-            host["LogConfig"]["Type"].clone(),
-            Value::from("json-file"),
+            log.typ.clone().unwrap_or_default(),
+            "json-file".into(),
         ),
         (
             "max-size",
-            host["LogConfig"]["Config"]["max-size"].clone(),
-            Value::from("1m"),
+            log_option("max-size").unwrap_or_default(),
+            "1m".into(),
         ),
         (
             "max-file",
-            host["LogConfig"]["Config"]["max-file"].clone(),
-            Value::from("1"),
+            log_option("max-file").unwrap_or_default(),
+            "1".into(),
         ),
     ];
     for (name, got, wanted) in limits {
@@ -146,28 +146,23 @@ fn a_confined_container_has_no_way_out(fx: &Fixture) -> Result<(), Failed> {
             format!("HostConfig {name} = {got}, expected {wanted}")
         })?;
     }
-    let bindings = host["PortBindings"]
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
+    let bindings = host.port_bindings.clone().unwrap_or_default();
     ensure(
-        bindings
-            .values()
-            .flat_map(|b| b.as_array().cloned().unwrap_or_default())
-            .all(|b| b["HostIp"] == "127.0.0.1"),
+        (bindings.values().flatten().flatten())
+            .all(|binding| binding.host_ip.as_deref() == Some("127.0.0.1")),
         || format!("a port is published beyond 127.0.0.1: {bindings:?}"),
     )?;
-    let networks = inspect.network_settings["Networks"]
-        .as_object()
-        .cloned()
+    let networks = inspect
+        .network_settings
+        .networks
+        .clone()
         .unwrap_or_default();
     ensure(networks.len() == 1, || {
         format!("on networks {:?}", networks.keys())
     })?;
     let (name, attachment) = networks.iter().next().expect("one network");
     let network = docker_json(&["network", "inspect", name])?;
-    for option in sandbox::NETWORK_OPTIONS {
-        let (key, value) = option.split_once('=').expect("KEY=VALUE");
+    for &(key, value) in sandbox::NETWORK_OPTIONS {
         ensure(network["Options"][key] == value, || {
             format!("network {name}: {key} = {}", network["Options"][key])
         })?;
@@ -176,10 +171,7 @@ fn a_confined_container_has_no_way_out(fx: &Fixture) -> Result<(), Failed> {
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let gateway = attachment["Gateway"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let gateway = attachment.gateway.clone().unwrap_or_default();
     // No NAT rule: the host masquerades nothing from this subnet.
     let nat = std::process::Command::new("iptables")
         .args(["-t", "nat", "-S", "POSTROUTING"])
@@ -201,10 +193,13 @@ fn a_confined_container_has_no_way_out(fx: &Fixture) -> Result<(), Failed> {
     )?;
     // The container's routes: its one interface, and a default route to the
     // bridge (the grader's side), nothing else.
+    let read_routes = Exec {
+        command: &["cat", "/proc/net/route"],
+    };
     let routes = container
-        .exec(&["cat", "/proc/net/route"])
-        .map_err(|e| format!("{e:#}"))?;
-    let routes = String::from_utf8_lossy(&routes.stdout).into_owned();
+        .exec(read_routes, Duration::from_secs(5))
+        .map_err(|e| format!("{e:#}"))?
+        .stdout;
     let gateways: Vec<String> = routes
         .lines()
         .skip(1)
@@ -278,7 +273,7 @@ fn hostile_images_are_graded_within_the_budget(fx: &Fixture) -> Result<(), Faile
         thread::spawn(move || {
             while !done.load(Ordering::SeqCst) {
                 let started = Instant::now();
-                let _ = docker::ensure_engine();
+                let _ = toolkit::engine::ensure_engine();
                 let took = started.elapsed();
                 let mut slowest = slowest.lock().unwrap_or_else(|e| e.into_inner());
                 *slowest = (*slowest).max(took);
@@ -626,7 +621,7 @@ fn main() -> ExitCode {
         drop(fx);
         let left: Vec<&String> = images
             .iter()
-            .filter(|i| docker::image_id(i).ok().flatten().is_some())
+            .filter(|i| toolkit::engine::image_id(i).ok().flatten().is_some())
             .collect();
         if !left.is_empty() {
             eprintln!("error: images left behind: {left:?}");

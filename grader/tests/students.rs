@@ -80,12 +80,20 @@ fn roster() -> Vec<Student> {
         .collect()
 }
 
-/// The class built and graded once.
+/// The class built and graded once on the host, and once more by the
+/// grader's own image.
 struct Fixture {
     students: Vec<Student>,
     _images: Vec<Image>,
     out: PathBuf,
+    /// The grader's image, and its grades of the class (a folder of its own,
+    /// which it wrote as [`IMAGE_USER`]).
+    grader: Image,
+    from_image: PathBuf,
 }
+
+/// Who the grader's image runs as: a user of no one's, to see whose its files are.
+const IMAGE_USER: u32 = 12345;
 
 impl Fixture {
     fn build() -> anyhow::Result<Self> {
@@ -106,10 +114,14 @@ impl Fixture {
         }
         let out = std::env::temp_dir().join(toolkit::unique_name("grades"));
         grade::run(&grade_args(&students_dir().join("roster.csv"), &out))?;
+        let grader = support::grader_image()?;
+        let from_image = grade_in_the_graders_image(&grader.reference)?;
         Ok(Fixture {
             students,
             _images: images,
             out,
+            grader,
+            from_image,
         })
     }
 
@@ -141,7 +153,62 @@ impl Fixture {
 impl Drop for Fixture {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.out);
+        let _ = std::fs::remove_dir_all(&self.from_image);
     }
+}
+
+/// The README's `docker run` of the grader's image, on the class: the
+/// engine's socket, the roster's folder as /work, and a folder for the
+/// grades, as [`IMAGE_USER`] in the socket's group. Its grades' folder.
+fn grade_in_the_graders_image(image: &str) -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let socket = "/var/run/docker.sock";
+    let group = std::fs::metadata(socket)?.gid().to_string();
+    let dir = std::env::temp_dir().join(toolkit::unique_name("grades-from-image"));
+    std::fs::create_dir_all(&dir)?;
+    // Anyone may write into it: the grader's user is no one here.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777))?;
+    let name = toolkit::unique_name("image-lab-grader");
+    let _removed =
+        toolkit::cleanup::Guard::register(toolkit::cleanup::Resource::Container(name.clone()));
+    let user = format!("{IMAGE_USER}:{IMAGE_USER}");
+    let mounts = [
+        format!("{socket}:/var/run/docker.sock"),
+        format!("{}:/work:ro", students_dir().display()),
+        format!("{}:/grades", dir.display()),
+    ];
+    let started = std::time::Instant::now();
+    docker::run(&[
+        "run",
+        "--rm",
+        "--name",
+        &name,
+        "--user",
+        &user,
+        "--group-add",
+        &group,
+        "-v",
+        &mounts[0],
+        "-v",
+        &mounts[1],
+        "-v",
+        &mounts[2],
+        "-w",
+        "/work",
+        image,
+        "grade",
+        "--roster",
+        "roster.csv",
+        "--out",
+        "/grades/class",
+        "--jobs",
+        "2",
+    ])?;
+    eprintln!(
+        "the grader's image graded the class in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(dir)
 }
 
 fn grade_args(roster: &Path, out: &Path) -> grade::Args {
@@ -275,6 +342,106 @@ fn a_shell_as_pid_1_is_named(fx: &Fixture) -> Result<(), Failed> {
         detail.starts_with("PID 1 is a shell (\"/bin/sh -c /venv/bin/gunicorn"),
         || format!("detail: {detail}"),
     )
+}
+
+/// `verify --format classroom` on a student who runs as root: GitHub
+/// Classroom's reporter gets one point per lab criterion, 9 of 10.
+fn classroom_scores_one_point_per_criterion(fx: &Fixture) -> Result<(), Failed> {
+    let student = fx.student("as-root");
+    let grade = grading::grade(&Subject {
+        image: student.image.clone(),
+        seed: Seed::from_parts(&student.login, &student.token).map_err(|e| e.to_string())?,
+        dockerfile: Some(students_dir().join(&student.dockerfile)),
+        port: None,
+    })
+    .map_err(|e| format!("{e:#}"))?;
+    let result: Value =
+        serde_json::from_str(&formats::classroom(&grade)).map_err(|e| e.to_string())?;
+    let tests = result["tests"].as_array().cloned().unwrap_or_default();
+    let scores: Vec<(String, u64)> = tests
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap_or("?").to_owned(),
+                t["score"].as_u64().unwrap_or(9),
+            )
+        })
+        .collect();
+    let lost: Vec<&str> = scores
+        .iter()
+        .filter(|(_, s)| *s == 0)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    ensure(
+        result["version"] == 1
+            && result["status"] == "fail"
+            && result["max_score"] == 10
+            && tests.len() == 10
+            && tests.iter().all(|t| t["max_score"] == 1)
+            && lost == ["non-root: runs as a non-root user"],
+        || format!("{result:#}"),
+    )
+}
+
+/// The grader's image and the grader on the host give every student the
+/// same verdict and the same failed set.
+fn the_graders_image_grades_as_the_host_does(fx: &Fixture) -> Result<(), Failed> {
+    let summary = |dir: &Path| -> Result<Vec<(String, bool, Value, Value)>, Failed> {
+        let path = dir.join("summary.json");
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let summary: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        let students = summary["students"].as_array().cloned().unwrap_or_default();
+        Ok(students
+            .iter()
+            .map(|s| {
+                let login = s["login"].as_str().unwrap_or("?").to_owned();
+                (
+                    login,
+                    s["passed"] == true,
+                    s["failed"].clone(),
+                    s["error"].clone(),
+                )
+            })
+            .collect())
+    };
+    let (host, image) = (summary(&fx.out)?, summary(&fx.from_image.join("class"))?);
+    ensure(host.len() == fx.students.len() && host == image, || {
+        format!("on the host:\n{host:#?}\nfrom the image:\n{image:#?}")
+    })
+}
+
+/// What the grader's image writes in the mounted folder is its user's
+/// (`--user`), and it leaves no container or network behind.
+fn the_graders_image_writes_as_its_user_and_leaves_nothing(fx: &Fixture) -> Result<(), Failed> {
+    use std::os::unix::fs::MetadataExt;
+    let written = fx.from_image.join("class/summary.json");
+    let owner = std::fs::metadata(&written)
+        .map_err(|e| e.to_string())?
+        .uid();
+    ensure(owner == IMAGE_USER, || {
+        format!("{} belongs to UID {owner}", written.display())
+    })?;
+    let left: Vec<String> = [
+        ("container", "name=labcheck"),
+        ("network", "name=image-lab-grading"),
+    ]
+    .iter()
+    .map(|(kind, filter)| docker::list(kind, filter).map_err(|e| e.to_string()))
+    .collect::<Result<Vec<_>, _>>()?
+    .concat();
+    ensure(left.is_empty(), || format!("left behind: {left:?}"))
+}
+
+/// The grader's image is one static binary `FROM scratch` (one layer, the
+/// binary's), at most 20 MB.
+fn the_graders_image_is_small(fx: &Fixture) -> Result<(), Failed> {
+    let image =
+        toolkit::engine::inspect_image(&fx.grader.reference).map_err(|e| format!("{e:#}"))?;
+    let megabytes = image.size as f64 / 1e6;
+    ensure(image.root_fs.layers.len() == 1 && megabytes <= 20.0, || {
+        format!("{megabytes:.1} MB in {} layers", image.root_fs.layers.len())
+    })
 }
 
 /// `verify --port 8000` on the app that listens on 5000: every criterion
@@ -451,6 +618,22 @@ const CHECKS: &[(&str, harness::CheckFn<Fixture>)] = &[
     (
         "a HEALTHCHECK never healthy shows its last probe",
         a_healthcheck_never_healthy_shows_its_last_probe,
+    ),
+    (
+        "the grader's image grades the class as the host does",
+        the_graders_image_grades_as_the_host_does,
+    ),
+    (
+        "the grader's image writes as --user and leaves nothing behind",
+        the_graders_image_writes_as_its_user_and_leaves_nothing,
+    ),
+    (
+        "the grader's image is FROM scratch and at most 20 MB",
+        the_graders_image_is_small,
+    ),
+    (
+        "classroom: one point per lab criterion",
+        classroom_scores_one_point_per_criterion,
     ),
     (
         "no --read-only costs one criterion, the rest judged without it",

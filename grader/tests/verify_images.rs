@@ -6,14 +6,15 @@
 //! tests' Python base where a shell is needed), each breaking one criterion.
 //! Every image and container is removed at the end, also when a check fails.
 
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
 
 use grader::grading::formats::Lang;
-use grader::grading::{self, Status, Subject};
+use grader::grading::{self, Subject};
 use grader::report;
 use grader::seed::Seed;
 use grader::verify::Target;
 use libtest_mimic::{Arguments, Failed};
+use serde_json::Value;
 use toolkit::docker::{self, Build, Image};
 use toolkit::harness::{self, ensure};
 
@@ -161,17 +162,32 @@ impl Good {
     }
 }
 
+/// The grader's binary as a student runs it, but with nothing on PATH: it
+/// needs a Docker engine and no docker CLI. Strict: every check passes.
 fn verify_passes_the_repository_image(good: &Good) -> Result<(), Failed> {
-    let grade = grading::grade(&good.target().prepare().map_err(|e| format!("{e:#}"))?)
-        .map_err(|e| format!("{e:#}"))?;
-    let not_passed: Vec<_> = grade
-        .outcomes
-        .iter()
-        .filter(|o| o.status != Status::Pass)
-        .collect();
-    ensure(not_passed.is_empty() && grade.passed(true), || {
-        format!("{not_passed:#?}")
-    })
+    let mut verify = Command::new(env!("CARGO_BIN_EXE_image-lab-grader"));
+    verify.env_clear().env("PATH", "/nonexistent");
+    if let Some(host) = std::env::var_os("DOCKER_HOST") {
+        verify.env("DOCKER_HOST", host);
+    }
+    let dockerfile = support::repository().join("Dockerfile");
+    let out = verify
+        .args(["verify", "--image", &good.image.reference])
+        .args(["--login", &good.seed.login, "--token", &good.seed.token])
+        .arg("--dockerfile")
+        .arg(&dockerfile)
+        .args(["--strict", "--format", "json"])
+        .output()
+        .map_err(|e| format!("cannot run the grader: {e}"))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let grade: Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("no JSON on stdout ({e}); stderr:\n{stderr}"))?;
+    let checks = grade["checks"].as_array().cloned().unwrap_or_default();
+    let not_passed: Vec<&Value> = checks.iter().filter(|c| c["passed"] != true).collect();
+    ensure(
+        out.status.code() == Some(0) && checks.len() >= 10 && not_passed.is_empty(),
+        || format!("{}: {not_passed:#?}\n{stderr}", out.status),
+    )
 }
 
 /// Both languages from one measurement: each has its headings and rows, and
@@ -246,7 +262,7 @@ fn main() -> ExitCode {
     let args = Arguments::from_args();
     let mut checks = vec![
         harness::check(
-            "verify passes this repository's image, strict",
+            "verify passes this repository's image, strict, with no docker CLI on PATH",
             verify_passes_the_repository_image,
         ),
         harness::check(

@@ -14,7 +14,9 @@ use libtest_mimic::{Arguments, Failed};
 use serde_json::Value;
 use service::proof::lab_proof;
 use toolkit::cleanup::Guard;
-use toolkit::docker::{self, Build, Compose, Container, Image, Run};
+use toolkit::container::{Container, Exec, Run, Stop};
+use toolkit::docker::{self, Build, Compose, Image};
+use toolkit::engine;
 use toolkit::harness::{self, ensure};
 use toolkit::{inspect, random_word};
 use xtask::project_root;
@@ -77,7 +79,7 @@ impl Fixture {
             "image build (layer cache as the engine has it)",
             format!("{:.1} s", started.elapsed().as_secs_f64()),
         );
-        let inspect = docker::inspect_image(&image.reference)?;
+        let inspect = engine::inspect_image(&image.reference)?;
         let id = inspect.id.clone();
         Ok(Fixture {
             image,
@@ -308,9 +310,10 @@ fn no_secret_in_env_or_history(fx: &Fixture) -> Result<(), Failed> {
 fn docker_exec_sh_fails(fx: &Fixture) -> Result<(), Failed> {
     let container = start_answering(&fx.run())?;
     for shell in [["sh", "-c", "true"], ["/bin/sh", "-c", "true"]] {
-        let out = container.exec(&shell).map_err(failed)?;
-        ensure(!out.status.success(), || {
-            format!("`docker exec {} ...` worked: there is a shell", shell[0])
+        let exec = Exec { command: &shell };
+        let executed = container.exec(exec, KILL_AFTER).map_err(failed)?;
+        ensure(executed.exit_code != 0, || {
+            format!("`{}` worked: there is a shell", exec.shown("CONTAINER"))
         })?;
     }
     Ok(())
@@ -318,7 +321,10 @@ fn docker_exec_sh_fails(fx: &Fixture) -> Result<(), Failed> {
 
 fn docker_stop_exits_0_quickly(fx: &Fixture) -> Result<(), Failed> {
     let container = start_answering(&fx.run())?;
-    let stopped = container.stop(KILL_AFTER).map_err(failed)?;
+    let stop = Stop {
+        kill_after: KILL_AFTER,
+    };
+    let stopped = container.stop(stop).map_err(failed)?;
     measured(
         "docker stop",
         format!(
@@ -375,31 +381,26 @@ fn compose_up_is_healthy_and_down_leaves_nothing(fx: &Fixture) -> Result<(), Fai
     ensure(containers.len() == 1, || {
         format!("expected 1 container, found {containers:?}")
     })?;
-    let container = docker::run(&["container", "inspect", &containers[0]]).map_err(failed)?;
-    let container: inspect::Container = serde_json::from_str::<Vec<_>>(&container)
-        .map_err(|e| e.to_string())?
-        .pop()
-        .ok_or("docker inspect printed an empty list")?;
+    let container = engine::inspect_container(&containers[0]).map_err(failed)?;
     let (state, host) = (&container.state, &container.host_config);
     ensure(state.health_status() == Some("healthy"), || {
         format!("health: {:?}", state.health)
     })?;
     ensure(
-        host["ReadonlyRootfs"] == true
-            && host["CapDrop"] == serde_json::json!(["ALL"])
-            && host["SecurityOpt"]
-                .to_string()
-                .contains("no-new-privileges")
-            && host["Memory"].as_u64().is_some_and(|m| m > 0)
-            && host["NanoCpus"].as_u64().is_some_and(|n| n > 0)
-            && host["PidsLimit"].as_u64().is_some_and(|n| n > 0)
-            && host["RestartPolicy"]["Name"] == "unless-stopped",
-        || format!("not hardened as compose.yml says: {host}"),
+        host.readonly_rootfs == Some(true)
+            && host.cap_drop == Some(vec!["ALL".to_owned()])
+            && (host.security_opt.iter().flatten()).any(|o| o.contains("no-new-privileges"))
+            && host.memory.is_some_and(|m| m > 0)
+            && host.nano_cpus.is_some_and(|n| n > 0)
+            && host.pids_limit.is_some_and(|n| n > 0)
+            && (host.restart_policy.as_ref().and_then(|p| p.name))
+                .is_some_and(|name| name.to_string() == "unless-stopped"),
+        || format!("not hardened as compose.yml says: {host:#?}"),
     )?;
     ensure(container.config.user == "10001:10001", || {
         format!("runs as {:?}, not the image's user", container.config.user)
     })?;
-    let bindings = host["PortBindings"].to_string();
+    let bindings = format!("{:?}", host.port_bindings);
     ensure(
         bindings.contains("127.0.0.1") && bindings.contains(&port),
         || format!("ports not on 127.0.0.1:{port}: {bindings}"),
@@ -489,7 +490,7 @@ fn leftovers(images: &[String], compose_project: &str) -> anyhow::Result<Vec<Str
             .map(|id| format!("network {id}")),
     );
     for image in images {
-        if docker::image_id(image)?.is_some() {
+        if engine::image_id(image)?.is_some() {
             left.push(format!("image {image}"));
         }
     }

@@ -1,7 +1,8 @@
 //! The grader is a product of its own that a fork may not want: in a copy of
 //! this tree without it (grader/ deleted, its line in the tooling workspace
-//! and its CI step removed, nothing else), nothing left names it, and the
-//! service and the rest of the tooling still build and pass their tests.
+//! and its CI steps removed, in .ci/run, ci.yml and release.yml, nothing
+//! else), nothing left names it, and the service and the rest of the tooling
+//! still build and pass their tests.
 //!
 //! Needs cargo and kubectl; no Docker engine. The tests that need one are
 //! built, not run: what they run is the same code in this tree, and cargo
@@ -65,6 +66,17 @@ fn without_the_grader_the_service_and_the_rest_of_the_tooling_build_and_pass() {
         ".github/workflows/ci.yml",
         "      # A fork that deletes grader/",
         |line| !line.starts_with("        ") && !line.starts_with("      - name: the grader"),
+    );
+    remove_lines(
+        &copy,
+        ".github/workflows/release.yml",
+        "  # The grader, a product of its own",
+        |line| {
+            line.starts_with("  ")
+                && !line.starts_with("   ")
+                && !line.starts_with("  #")
+                && !line.starts_with("  grader:")
+        },
     );
 
     let named: Vec<String> = sources(&copy)

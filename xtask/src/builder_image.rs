@@ -23,7 +23,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use toolkit::command::Cmd;
 use toolkit::debian_image::{self, DebianImage};
-use toolkit::docker;
 
 use crate::project_root;
 
@@ -119,7 +118,7 @@ pub fn run(args: &Args) -> Result<()> {
     let text = fs::read_to_string(&dockerfile)
         .with_context(|| format!("cannot read {}", dockerfile.display()))?;
     let pin = read_pin(&text)?;
-    docker::ensure_engine()?;
+    toolkit::engine::ensure_engine()?;
     if !args.force && debian_image::exists(&pin.reference, " (--force builds it again)")? {
         return Ok(());
     }

@@ -32,16 +32,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // builder-image prints every command it runs: it is meant to be repeatable by hand.
     let always_shown = matches!(cli.task, Task::BuilderImage(_));
-    toolkit::command::set_verbose(cli.verbose || always_shown);
-    toolkit::cleanup::remove_on_interrupt();
-    let outcome = match cli.task {
+    toolkit::run_command(cli.verbose || always_shown, || match cli.task {
         Task::BuilderImage(args) => builder_image::run(&args).map(|()| ExitCode::SUCCESS),
         Task::Bench(args) => bench::run(&args).map(|()| ExitCode::SUCCESS),
         Task::Test => test::run().map(|()| ExitCode::SUCCESS),
         Task::Rename(args) => rename::run(&args).map(|()| ExitCode::SUCCESS),
-    };
-    outcome.unwrap_or_else(|error| {
-        eprintln!("error: {error:#}");
-        ExitCode::from(2)
     })
 }

@@ -4,7 +4,9 @@
 
 use serde_json::Value;
 
-use super::evidence::{Evidence, KILL_AFTER, Observed, Standing};
+use toolkit::container::top_shown;
+
+use super::evidence::{Evidence, KILL_AFTER, Observed, SHELL_PROBE, STOP, Standing};
 use super::formats::{Lang, WITHOUT_READ_ONLY};
 
 /// The lab's size limit (Docker counts MB as 10^6 bytes).
@@ -102,8 +104,10 @@ pub struct Check {
     runtime: bool,
     judge: fn(&Evidence) -> Judged,
     /// The `docker` command that shows it, with `<image>`, `<dockerfile>`,
-    /// `<port>`, `<login>`, `<token>`, `<read-only run>` and `<hardened run>`
-    /// filled in from the evidence.
+    /// `<port>`, `<login>`, `<token>` filled in from the evidence, and the
+    /// commands of the calls the evidence was gathered with (`<read-only
+    /// run>`, `<second run>`, `<hardened run>`, `<stop>`, `<top>`, `<shell
+    /// probe>`) rendered from the very descriptions those calls were made from.
     command: &'static str,
 }
 
@@ -141,7 +145,7 @@ pub const CHECKS: &[Check] = &[
         lab: true,
         runtime: true,
         judge: non_root,
-        command: "docker image inspect --format '{{.Config.User}}' <image>; docker top CONTAINER -eo pid,uid,args",
+        command: "docker image inspect --format '{{.Config.User}}' <image>; <top>",
     },
     Check {
         id: "sigterm",
@@ -149,7 +153,7 @@ pub const CHECKS: &[Check] = &[
         lab: true,
         runtime: true,
         judge: sigterm,
-        command: "time docker stop CONTAINER; docker inspect --format '{{.State.ExitCode}}' CONTAINER",
+        command: "time <stop>; docker inspect --format '{{.State.ExitCode}}' CONTAINER",
     },
     Check {
         id: "read-only",
@@ -165,7 +169,7 @@ pub const CHECKS: &[Check] = &[
         lab: true,
         runtime: true,
         judge: env_config,
-        command: "docker run -d -e ROCKET_SIZE=Big -p 127.0.0.1:8080:<port> <image>; curl -s 127.0.0.1:8080/",
+        command: "<second run>; curl -s 127.0.0.1:<port>/",
     },
     Check {
         id: "labels",
@@ -181,7 +185,7 @@ pub const CHECKS: &[Check] = &[
         lab: true,
         runtime: true,
         judge: proof,
-        command: "curl -s 127.0.0.1:8080/proof; printf '%s' '<login>:<token>' | openssl dgst -sha256 -hmac \"$SECRET\"",
+        command: "curl -s 127.0.0.1:<port>/proof; printf '%s' '<login>:<token>' | openssl dgst -sha256 -hmac \"$SECRET\"",
     },
     Check {
         id: "health",
@@ -189,7 +193,7 @@ pub const CHECKS: &[Check] = &[
         lab: true,
         runtime: true,
         judge: health,
-        command: "curl -si 127.0.0.1:8080/health",
+        command: "curl -si 127.0.0.1:<port>/health",
     },
     Check {
         id: "no-shell",
@@ -197,7 +201,7 @@ pub const CHECKS: &[Check] = &[
         lab: false,
         runtime: true,
         judge: no_shell,
-        command: "docker exec CONTAINER sh -c true",
+        command: "<shell probe>",
     },
     Check {
         id: "hardened",
@@ -255,7 +259,11 @@ pub fn grade(evidence: &Evidence) -> Vec<Outcome> {
         ("<login>", &seed.login),
         ("<token>", &seed.token),
         ("<read-only run>", &evidence.read_only.command),
+        ("<second run>", &evidence.second.command),
         ("<hardened run>", &evidence.hardened.command),
+        ("<stop>", &STOP.shown("CONTAINER")),
+        ("<top>", &top_shown("CONTAINER")),
+        ("<shell probe>", &SHELL_PROBE.shown("CONTAINER")),
     ];
     // The others were judged without --read-only because this one failed.
     let without_read_only = !evidence.judged_read_only && read_only(evidence).0 == Status::Fail;
@@ -670,7 +678,7 @@ fn hardened(evidence: &Evidence) -> Judged {
 fn no_secret(evidence: &Evidence) -> Judged {
     let env = &evidence.image.config.env;
     let in_env = env.iter().any(|variable| variable.starts_with("SECRET="));
-    let in_history = evidence.history.iter().any(|line| line.contains("SECRET="));
+    let in_history = (evidence.history.iter()).any(|layer| layer.created_by.contains("SECRET="));
     match (in_env, in_history) {
         (false, false) => pass(words!("none"), "SECRET is given only at run time"),
         (true, _) => fail(words!("in env"), "the image sets SECRET in its environment"),

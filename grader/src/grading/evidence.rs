@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 use super::sandbox::{self, Sandbox};
 use crate::seed::Seed;
 use anyhow::{Context, Result};
-use toolkit::docker::{self, Container, Ended, Process, Run};
+use toolkit::container::{Container, Ended, Exec, Process, Run, Stop};
+use toolkit::engine::{self, Layer};
 use toolkit::http::Answer;
 use toolkit::inspect;
 
@@ -29,6 +30,14 @@ use toolkit::inspect;
 pub const APP_PORT: u16 = 8000;
 /// Docker's default kill timeout for `docker stop`.
 pub const KILL_AFTER: Duration = Duration::from_secs(10);
+/// How the lab container is stopped: as `docker stop` does by default.
+pub const STOP: Stop = Stop {
+    kill_after: KILL_AFTER,
+};
+/// Whether the image has a shell: `docker exec CONTAINER sh -c true`.
+pub const SHELL_PROBE: Exec = Exec {
+    command: &["sh", "-c", "true"],
+};
 /// A whole grading of one image ends within this, whatever the image does.
 pub const BUDGET: Duration = Duration::from_secs(120);
 /// How long a set of containers may take to answer its first request.
@@ -98,8 +107,8 @@ impl Standing {
 pub struct Evidence {
     pub subject: Subject,
     pub image: inspect::Image,
-    /// `docker history --no-trunc`: every layer's creating command.
-    pub history: Vec<String>,
+    /// `docker history --no-trunc`: every layer, newest first.
+    pub history: Vec<Layer>,
     pub dockerfile: Option<DockerfileInfo>,
     pub port: Port,
     pub secret: String,
@@ -118,7 +127,7 @@ pub struct Evidence {
     pub healthy: Result<Duration, String>,
     /// The lab container's processes (host-side UIDs), its PID 1 first.
     pub processes: Result<Vec<Process>, String>,
-    /// Whether `docker exec CONTAINER sh -c true` succeeded.
+    /// Whether [`SHELL_PROBE`] succeeded.
     pub has_shell: Result<bool, String>,
     pub stopped: Result<Ended, String>,
 }
@@ -136,7 +145,7 @@ pub fn choose_port(given: Option<u16>, image: &inspect::Image) -> Port {
     let exposed: Vec<&str> = image
         .config
         .exposed_ports
-        .keys()
+        .iter()
         .map(String::as_str)
         .collect();
     let tcp: Vec<u16> = exposed
@@ -231,11 +240,9 @@ impl Evidence {
             ($($step:tt)*) => { toolkit::progress(started, format_args!($($step)*)) };
         }
         let deadline = started + BUDGET - RESERVE;
-        let image = docker::inspect_image(&subject.image)?;
+        let image = engine::inspect_image(&subject.image)?;
         let image_id = image.id.clone();
-        let format = "{{.CreatedBy}}";
-        let history = docker::run(&["history", "--no-trunc", "--format", format, &image_id])?;
-        let history = history.lines().map(str::to_owned).collect();
+        let history = engine::history(&image_id)?;
         let dockerfile = subject
             .dockerfile
             .as_deref()
@@ -305,12 +312,12 @@ impl Evidence {
             Err("the container had exited: no process to see".to_owned())
         };
         let has_shell = text(
-            lab.exec_within(&["sh", "-c", "true"], EXEC_WITHIN)
-                .map(|out| out.status.success()),
+            lab.exec(SHELL_PROBE, EXEC_WITHIN)
+                .map(|executed| executed.exit_code == 0),
         );
         progress!("docker stop (the kill comes after 10 s)");
         let stopped = if lab.is_running() {
-            text(lab.stop(KILL_AFTER))
+            text(lab.stop(STOP))
         } else {
             Err("the container was no longer running".to_owned())
         };
@@ -345,29 +352,19 @@ mod tests {
 
     #[test]
     fn the_port_is_given_else_the_one_exposed_else_the_labs() {
-        let image = |ports: serde_json::Value| -> inspect::Image {
-            serde_json::from_value(
-                serde_json::json!({"Id": "i", "Size": 1, "Config": {"ExposedPorts": ports}}),
-            )
-            .unwrap()
+        let image = |ports: &[&str]| {
+            let mut image = inspect::Image::default();
+            image.config.exposed_ports = ports.iter().map(|&port| port.to_owned()).collect();
+            image
         };
-        assert_eq!(
-            choose_port(Some(9000), &image(serde_json::Value::Null)).number,
-            9000
-        );
-        let one = choose_port(None, &image(serde_json::json!({"5000/tcp": {}})));
+        assert_eq!(choose_port(Some(9000), &image(&[])).number, 9000);
+        let one = choose_port(None, &image(&["5000/tcp"]));
         assert_eq!(one.number, 5000);
         assert!(one.why.contains("EXPOSE 5000"), "{}", one.why);
-        assert_eq!(
-            choose_port(None, &image(serde_json::Value::Null)).number,
-            APP_PORT
-        );
-        let udp = choose_port(None, &image(serde_json::json!({"53/udp": {}})));
+        assert_eq!(choose_port(None, &image(&[])).number, APP_PORT);
+        let udp = choose_port(None, &image(&["53/udp"]));
         assert_eq!(udp.number, APP_PORT);
-        let several = choose_port(
-            None,
-            &image(serde_json::json!({"8080/tcp": {}, "5000/tcp": {}})),
-        );
+        let several = choose_port(None, &image(&["5000/tcp", "8080/tcp"]));
         assert_eq!(several.number, APP_PORT);
         assert!(
             several.why.contains("5000/tcp, 8080/tcp"),

@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 
 use serde::Serialize;
 
+use super::checks::CHECKS;
 use super::untrusted::{self, markdown_code, markdown_text, quoted};
 use super::{Grade, Outcome, Status};
 
@@ -217,6 +218,87 @@ pub fn json(grade: &Grade, strict: bool) -> String {
     serde_json::to_string(&report).expect("plain structs always serialize")
 }
 
+/// One test of GitHub Classroom's grading reporter.
+#[derive(Serialize)]
+struct ClassroomTest {
+    name: String,
+    status: &'static str,
+    score: u32,
+    max_score: u32,
+    message: String,
+    test_code: String,
+    filename: String,
+    line_no: u32,
+    duration: u64,
+}
+
+/// What GitHub Classroom's grading reporter
+/// (`classroom-resources/autograding-grading-reporter`) reads from a runner,
+/// base64-encoded in `<RUNNER>_RESULTS`: one point per lab criterion that
+/// applies.
+#[derive(Serialize)]
+struct Classroom {
+    version: u32,
+    status: &'static str,
+    max_score: usize,
+    tests: Vec<ClassroomTest>,
+}
+
+/// `--format classroom`: the grade as GitHub Classroom scores it.
+pub fn classroom(grade: &Grade) -> String {
+    let filename = (grade.evidence.dockerfile.as_ref())
+        .map(|dockerfile| quoted(&dockerfile.path.display().to_string()))
+        .unwrap_or_default();
+    let tests: Vec<ClassroomTest> = (grade.outcomes.iter())
+        .filter(|o| o.check.lab && o.status != Status::NotApplicable)
+        .map(|o| {
+            let passed = o.status == Status::Pass;
+            ClassroomTest {
+                name: format!("{}: {}", o.check.id, o.check.criterion),
+                status: if passed { "pass" } else { "fail" },
+                score: u32::from(passed),
+                max_score: 1,
+                message: quoted(&format!("{}: {}", o.value.en(), o.detail)),
+                test_code: quoted(&o.command),
+                filename: filename.clone(),
+                line_no: 0,
+                duration: 0,
+            }
+        })
+        .collect();
+    let all_passed = tests.iter().all(|test| test.score == 1);
+    classroom_json(if all_passed { "pass" } else { "fail" }, tests)
+}
+
+/// `--format classroom` when the image could not be graded at all: the
+/// reporter shows `why`, and the lab's points are all lost.
+pub fn classroom_error(why: &str) -> String {
+    let lab_criteria = CHECKS.iter().filter(|check| check.lab).count();
+    let test = ClassroomTest {
+        name: "the image can be graded".into(),
+        status: "error",
+        score: 0,
+        max_score: u32::try_from(lab_criteria).expect("ten criteria"),
+        message: quoted(why),
+        test_code: String::new(),
+        filename: String::new(),
+        line_no: 0,
+        duration: 0,
+    };
+    classroom_json("error", vec![test])
+}
+
+fn classroom_json(status: &'static str, tests: Vec<ClassroomTest>) -> String {
+    let max_score = tests.iter().map(|test| test.max_score as usize).sum();
+    let classroom = Classroom {
+        version: 1,
+        status,
+        max_score,
+        tests,
+    };
+    serde_json::to_string(&classroom).expect("plain structs always serialize")
+}
+
 /// JUnit XML: one test case per check; checks that do not count are skipped.
 pub fn junit(grade: &Grade, strict: bool) -> String {
     let counted = |o: &Outcome| o.check.lab || strict;
@@ -253,6 +335,24 @@ pub fn junit(grade: &Grade, strict: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An image that cannot be graded still gives the reporter a result:
+    /// the error, and none of the lab's ten points.
+    #[test]
+    fn classroom_reports_an_error_as_no_points() {
+        let result: serde_json::Value =
+            serde_json::from_str(&classroom_error("no image \"x\" on this engine\u{1b}[2J"))
+                .unwrap();
+        assert_eq!(result["version"], 1);
+        assert_eq!(result["status"], "error");
+        assert_eq!(result["max_score"], 10);
+        let test = &result["tests"][0];
+        assert_eq!(
+            (test["status"].as_str(), test["score"].as_u64()),
+            (Some("error"), Some(0))
+        );
+        assert_eq!(test["message"], "no image \"x\" on this engine\\u{1b}[2J");
+    }
 
     /// A key the catalogue misses would print English in a Russian report.
     #[test]

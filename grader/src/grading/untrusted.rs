@@ -77,6 +77,17 @@ pub fn markdown_code(text: &str) -> String {
     format!("{fence}{pad}{code}{pad}{fence}")
 }
 
+/// A Markdown code block of `lines`, each [`quoted`]: fenced by more
+/// backticks than any run of them inside, and at least three, so no line
+/// closes it early.
+pub fn markdown_block(lines: impl IntoIterator<Item = String>) -> String {
+    let code: Vec<String> = lines.into_iter().map(|line| quoted(&line)).collect();
+    let code = code.join("\n");
+    let longest_run = code.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat((longest_run + 1).max(3));
+    format!("{fence}\n{code}\n{fence}")
+}
+
 /// A CSV cell a spreadsheet shows as text: one starting with `=`, `+`,
 /// `-`, `@`, a tab or a carriage return gets a `'` before it (OWASP's rule).
 /// The CSV writer quotes it as CSV needs.
@@ -160,6 +171,16 @@ mod tests {
         assert!(
             text.contains("&lt;script&gt;") && text.contains("\\u{1b}"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn a_code_block_is_fenced_beyond_any_backticks_inside() {
+        let block = markdown_block(["RUN echo ```` done".to_owned(), "COPY . .".into()]);
+        assert_eq!(block, "`````\nRUN echo ```` done\nCOPY . .\n`````");
+        assert_eq!(
+            markdown_block(["a\u{1b}[2J".to_owned()]),
+            "```\na\\u{1b}[2J\n```"
         );
     }
 }

@@ -27,6 +27,18 @@ pub fn repository() -> PathBuf {
         .to_owned()
 }
 
+/// The grader's own image (`grader/Dockerfile`), removed at the end.
+pub fn grader_image() -> Result<Image> {
+    let tag = toolkit::unique_name("image-lab-grader-test");
+    eprintln!("building {tag} from grader/Dockerfile");
+    docker::build(&Build {
+        context: repository(),
+        dockerfile: Some(repository().join("grader/Dockerfile")),
+        tag,
+        build_args: vec![],
+    })
+}
+
 /// Builds one of this repository's Dockerfiles (`Dockerfile`, or the
 /// anti-example `Dockerfile.naive`) with the seed's identity, as a student
 /// would build theirs.

@@ -27,6 +27,7 @@ use serde_json::Value;
 
 use super::{Progress, Report, median, megabytes, millis};
 use toolkit::cleanup::{Guard, Resource};
+use toolkit::container::{Run, Stop};
 use toolkit::docker::{self, Build, Image};
 
 /// The source file changed for the warm rebuilds.
@@ -300,19 +301,19 @@ fn prune_cache_mounts(before: &BTreeSet<String>) -> Result<()> {
 /// (`docker run --detach --publish 127.0.0.1:PORT:8000 IMAGE`), added to
 /// `built`'s figures (if it was built here); the report's image figures.
 pub fn runtime(reference: &str, built: Option<&Built>, report: &mut Report) -> Result<ImageReport> {
-    let image = docker::inspect_image(reference)?;
+    let image = toolkit::engine::inspect_image(reference)?;
     let healthcheck = image.healthcheck().map(|check| check.describe());
     // The container port the image listens on: its first EXPOSE, else 8000.
     let port = image
         .config
         .exposed_ports
-        .keys()
+        .iter()
         .find_map(|port| port.split('/').next()?.parse().ok())
         .unwrap_or(8000);
     let (mut healthy, mut stops, mut codes) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..report.plan.image_trials {
         let started = Instant::now();
-        let container = docker::Run::new(reference).publish(port).start()?;
+        let container = Run::new(reference).publish(port).start()?;
         while healthcheck.is_some() {
             match container.health().as_deref() {
                 Some("healthy") => {
@@ -332,7 +333,9 @@ pub fn runtime(reference: &str, built: Option<&Built>, report: &mut Report) -> R
                 _ => std::thread::sleep(Duration::from_millis(10)),
             }
         }
-        let stopped = container.stop(Duration::from_secs(10))?;
+        let stopped = container.stop(Stop {
+            kill_after: Duration::from_secs(10),
+        })?;
         stops.push(millis(stopped.elapsed));
         codes.push(stopped.exit_code);
     }
@@ -348,7 +351,7 @@ pub fn runtime(reference: &str, built: Option<&Built>, report: &mut Report) -> R
     }
     let naive = built.and_then(|b| b.naive.as_ref());
     let naive_size_mb = naive
-        .map(|naive| docker::inspect_image(&naive.reference).map(|i| megabytes(i.size)))
+        .map(|naive| toolkit::engine::inspect_image(&naive.reference).map(|i| megabytes(i.size)))
         .transpose()?;
     Ok(ImageReport {
         reference: reference.to_owned(),

@@ -709,7 +709,7 @@ pub fn run(args: &Args) -> Result<()> {
         None
     };
     let docker_engine = use_docker
-        .then(toolkit::docker::ensure_engine)
+        .then(toolkit::engine::ensure_engine)
         .transpose()?;
     let machine = setup::machine(wrk_version, docker_engine);
 
@@ -735,7 +735,7 @@ pub fn run(args: &Args) -> Result<()> {
     let image_ref = if !use_docker {
         None
     } else if let Some(reference) = &args.image {
-        toolkit::docker::inspect_image(reference)?;
+        toolkit::engine::inspect_image(reference)?;
         let why = format!("image build times: --image {reference} was given");
         report.skipped.push(why);
         Some(reference.clone())

@@ -18,7 +18,7 @@ use serde::Serialize;
 use super::procfs;
 use toolkit::cleanup::{Guard, Resource};
 use toolkit::command::last_lines;
-use toolkit::docker::{self, Container};
+use toolkit::container::{Container, Run};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -143,9 +143,9 @@ impl Peers {
         }
     }
 
-    fn container_run(&self, port: &str) -> Result<docker::Run> {
+    fn container_run(&self, port: &str) -> Result<Run> {
         let image = self.image.as_deref().context("no image to run")?;
-        Ok(docker::Run::new(image)
+        Ok(Run::new(image)
             .network("host")
             .env("PORT", port)
             .env("HOST", "127.0.0.1"))

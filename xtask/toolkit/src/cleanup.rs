@@ -18,8 +18,14 @@ use crate::command::Cmd;
 /// Something created that must not outlive the run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Resource {
-    /// Something on the engine (a container, an image, a network, a compose
-    /// project): the command that removes it, such as `docker rm --force NAME`.
+    /// A container, by name: removed through the engine's API, with its volumes.
+    Container(String),
+    /// A network, by name (its containers must be gone first).
+    Network(String),
+    /// An image (or a tag of one), by reference.
+    Image(String),
+    /// Something else on the engine (a compose project): the command that
+    /// removes it, such as `docker compose down`.
     Undo(Cmd),
     /// A process group this run started (`CommandExt::process_group(0)`),
     /// by its leader's PID: every process in it gets SIGKILL.
@@ -45,6 +51,9 @@ impl Resource {
     /// Best effort: what is already gone is no error.
     fn remove(&self) {
         match self {
+            Resource::Container(_) | Resource::Network(_) | Resource::Image(_) => {
+                crate::engine::remove(self);
+            }
             Resource::ProcessGroup(leader) => {
                 let _ = killpg(Pid::from_raw(*leader), Signal::SIGKILL);
             }
@@ -136,7 +145,7 @@ pub fn remove_on_interrupt() {
             INTERRUPTED.store(true, Ordering::SeqCst);
             std::mem::take(&mut *live)
         };
-        // Twice: a `docker run` already under way during the first pass has
+        // Twice: a container start already under way during the first pass has
         // usually finished by the second (removing what is gone is harmless).
         for _ in 0..2 {
             live.iter().rev().for_each(Resource::remove);

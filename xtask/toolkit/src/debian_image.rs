@@ -22,7 +22,7 @@ const CA_BUNDLE: &str = "etc/ssl/certs/ca-certificates.crt";
 
 /// Whether the engine has `reference` (said, with its ID and `hint`, when it does).
 pub fn exists(reference: &str, hint: &str) -> Result<bool> {
-    let id = docker::image_id(reference)?;
+    let id = crate::engine::image_id(reference)?;
     if let Some(id) = &id {
         let id = &id[..id.len().min(19)];
         eprintln!("{reference} already exists ({id}); nothing to do{hint}");
@@ -115,7 +115,7 @@ pub fn make(image: &DebianImage, mirror: &str) -> Result<()> {
     }
     docker::run(&["tag", &staged.reference, reference])?;
     drop(staged); // removes only the staging name: the image keeps the real one
-    let id = docker::image_id(reference)?.unwrap_or_default();
+    let id = crate::engine::image_id(reference)?.unwrap_or_default();
     eprintln!(
         "{reference} is ready ({}, {:.0} s)",
         &id[..id.len().min(19)],

@@ -49,7 +49,7 @@ pub fn run<F: Send + Sync + 'static>(
     build: impl FnOnce() -> anyhow::Result<F>,
     checks: Vec<(String, Check<F>)>,
 ) -> (ExitCode, Option<F>) {
-    if let Err(error) = crate::docker::ensure_engine() {
+    if let Err(error) = crate::engine::ensure_engine() {
         eprintln!("these tests build and run {what} on a real Docker engine: {error:#}");
         return (ExitCode::FAILURE, None);
     }

@@ -1,6 +1,6 @@
 //! Talking to the services under test: HTTP probes, and picking a free port.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
 use anyhow::Result;
@@ -20,14 +20,17 @@ pub struct Answer {
 
 /// `GET http://127.0.0.1:PORT/PATH` with a 2 s timeout; any status is an answer.
 pub fn http_get(port: u16, path: &str) -> Result<Answer> {
+    http_get_at(SocketAddr::from(([127, 0, 0, 1], port)), path)
+}
+
+/// `GET http://ADDRESS/PATH` with a 2 s timeout; any status is an answer.
+pub fn http_get_at(address: SocketAddr, path: &str) -> Result<Answer> {
     let agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(2)))
         .http_status_as_error(false)
         .build()
         .new_agent();
-    let mut response = agent
-        .get(&format!("http://127.0.0.1:{port}{path}"))
-        .call()?;
+    let mut response = agent.get(&format!("http://{address}{path}")).call()?;
     let content_type = response
         .headers()
         .get("content-type")

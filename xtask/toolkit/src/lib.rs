@@ -4,11 +4,28 @@
 
 pub mod cleanup;
 pub mod command;
+pub mod container;
 pub mod debian_image;
 pub mod docker;
+pub mod engine;
 pub mod harness;
 pub mod http;
 pub mod inspect;
+
+/// What every command line of the tooling does around its task: with
+/// `verbose` it prints the docker commands, Ctrl-C removes what the run
+/// created, and an error is one line and exit status 2.
+pub fn run_command(
+    verbose: bool,
+    task: impl FnOnce() -> anyhow::Result<std::process::ExitCode>,
+) -> std::process::ExitCode {
+    command::set_verbose(verbose);
+    cleanup::remove_on_interrupt();
+    task().unwrap_or_else(|error| {
+        eprintln!("error: {error:#}");
+        std::process::ExitCode::from(2)
+    })
+}
 
 /// Turns a failure to start `program` into the error a user can act on:
 /// `missing` (what to install) when it is not on PATH, else `cannot run`.
