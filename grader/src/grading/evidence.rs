@@ -1,19 +1,22 @@
 //! Gathers, on the real engine, everything the checks judge: the image's
 //! metadata and history, and what its containers did.
 //!
-//! The lab's way first: three containers of the image ID, started together
-//! in a [`Sandbox`]:
+//! The lab's way: three containers of the image ID, started together in a
+//! [`Sandbox`]:
 //! - `lab`: the lab's own flags (`--read-only -e ROCKET_SIZE=... -p ...`) plus
 //!   a random `SECRET`; it answers `/`, `/health`, `/proof`, must become
 //!   healthy, shows its UIDs, is probed for a shell, and finally gets `docker stop`;
 //! - `second`: the same flags with another `ROCKET_SIZE`;
 //! - `hardened`: `--cap-drop ALL --security-opt no-new-privileges` too.
 //!
-//! One mistake costs one criterion: when the `--read-only` lab container
-//! does not answer, `read-only` fails and the three are started again
-//! without `--read-only`, and every other runtime criterion is judged on
-//! those. The app is probed on one port ([`Port`]): `--port`, else the
-//! image's one EXPOSEd port, else the lab's 8000.
+//! One mistake costs one criterion: beside them starts a fourth, `lab`
+//! without `--read-only`, and one wait settles both labs ([`race`]). When
+//! the `--read-only` one does not answer and the other does, `read-only`
+//! fails and every other runtime criterion is judged without `--read-only`
+//! (on that one, and two more like `second` and `hardened`). When neither
+//! answers, the cause is elsewhere, and is said once. The app is probed on
+//! one port ([`Port`]): `--port`, else the image's one EXPOSEd port, else
+//! the lab's 8000.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -40,8 +43,13 @@ pub const SHELL_PROBE: Exec = Exec {
 };
 /// A whole grading of one image ends within this, whatever the image does.
 pub const BUDGET: Duration = Duration::from_secs(120);
-/// How long a set of containers may take to answer its first request.
-const FIRST_ANSWER_WITHIN: Duration = Duration::from_secs(30);
+/// How long a container may take to answer its first request. An image
+/// that never answers is then judged within this and `docker stop`'s 10 s:
+/// under the 35 s a teacher waits for it.
+const FIRST_ANSWER_WITHIN: Duration = Duration::from_secs(20);
+/// How much longer the `--read-only` container gets to answer than the one
+/// started beside it without `--read-only`, once that one has answered.
+const GRACE: Duration = Duration::from_secs(5);
 /// The longest `docker exec` of the shell probe.
 const EXEC_WITHIN: Duration = Duration::from_secs(5);
 /// Kept back from the budget for what follows the waits: the shell probe,
@@ -171,49 +179,106 @@ pub fn choose_port(given: Option<u16>, image: &inspect::Image) -> Port {
     }
 }
 
-/// Starts the lab's three containers of one image (`lab`, `second`,
-/// `hardened`) together and waits (at most until `answers_by`) for each to
-/// answer: the `lab` one still running, and what all three showed.
-fn start_three(
-    runs: [Run; 3],
-    sandbox: &Sandbox,
-    image: &str,
-    answers_by: Instant,
-) -> Result<(Container, [Observed; 3])> {
-    let runs = runs.map(|run| sandbox.confine(run));
-    let [lab, second, hardened] = [0, 1, 2].map(|i| runs[i].start());
-    let containers = [lab?, second?, hardened?];
-    let observed = [0, 1, 2].map(|i| {
-        let (run, container) = (&runs[i], &containers[i]);
-        let port = run.publish.unwrap_or(APP_PORT);
-        let wait = answers_by.saturating_duration_since(Instant::now());
-        let first_answer = container
-            .wait_answering("/", wait)
-            .map(|(_, answer)| (container.started.elapsed(), answer))
-            .map_err(|error| format!("no answer on port {port}: {error:#}"));
-        let state = container.inspect().map(|c| c.state).unwrap_or_default();
+type FirstAnswer = Result<(Duration, Answer), String>;
+
+/// A container of the grading, and the run it was started from.
+struct Started {
+    run: Run,
+    container: Container,
+}
+
+impl Started {
+    fn new(run: Run, sandbox: &Sandbox) -> Result<Self> {
+        let run = sandbox.confine(run);
+        let container = run.start()?;
+        Ok(Started { run, container })
+    }
+
+    /// One try at `GET /`: `Some` once it answered, or has exited (saying
+    /// how); else `None`, with the try's error in `last`.
+    fn poll(&self, last: &mut String) -> Option<FirstAnswer> {
+        match self.container.wait_answering("/", Duration::ZERO) {
+            Ok((_, answer)) => Some(Ok((self.container.started.elapsed(), answer))),
+            Err(error) if !self.container.is_running() => Some(Err(format!("{error:#}"))),
+            Err(error) => {
+                *last = format!("{error:#}");
+                None
+            }
+        }
+    }
+
+    /// Waits (at most until `by`) for it to answer `GET /`.
+    fn wait(&self, by: Instant) -> FirstAnswer {
+        let wait = by.saturating_duration_since(Instant::now());
+        (self.container.wait_answering("/", wait))
+            .map(|(_, answer)| (self.container.started.elapsed(), answer))
+            .map_err(|error| format!("{error:#}"))
+    }
+
+    /// What it showed, `first_answer` the outcome of the wait on it.
+    fn observe(&self, image: &str, first_answer: FirstAnswer) -> Observed {
+        let port = self.run.publish.unwrap_or(APP_PORT);
+        let first_answer = first_answer.map_err(|why| format!("no answer on port {port}: {why}"));
+        let state = (self.container.inspect().map(|c| c.state)).unwrap_or_default();
         let standing = Standing {
             running: state.running,
             health: state.health_status().map(str::to_owned),
         };
         let (health, proof) = match &first_answer {
             Ok(_) => (
-                text(container.get("/health")),
-                text(container.get("/proof")),
+                text(self.container.get("/health")),
+                text(self.container.get("/proof")),
             ),
             Err(why) => (Err(why.clone()), Err(why.clone())),
         };
         Observed {
-            // The run names the image by ID (every run the same image); show its name.
-            command: run.shown_command().replace(&run.image, image),
+            command: shown_run(&self.run, image),
             first_answer,
             standing,
             health,
             proof,
         }
-    });
-    let [lab, _second, _hardened] = containers;
-    Ok((lab, observed))
+    }
+}
+
+/// The `docker run` of `run` as a student types it. The run names the image
+/// by ID (every run the same image); this shows its name.
+fn shown_run(run: &Run, image: &str) -> String {
+    run.shown_command().replace(&run.image, image)
+}
+
+/// One wait for both lab containers, started together, at most until `by`:
+/// for the one `with` `--read-only` until it answers or exits, or [`GRACE`]
+/// after the one `without` has answered; for that one until it answers or
+/// exits, unless the other answered first (it is then not needed, and its
+/// result says nothing).
+fn race(with: &Started, without: &Started, by: Instant) -> [FirstAnswer; 2] {
+    let (mut with_answer, mut without_answer) = (None, None);
+    let (mut with_last, mut without_last) = (String::new(), String::new());
+    let mut without_answered = None;
+    loop {
+        if with_answer.is_none() {
+            with_answer = with.poll(&mut with_last);
+        }
+        if without_answer.is_none() && !matches!(with_answer, Some(Ok(_))) {
+            without_answer = without.poll(&mut without_last);
+            if matches!(without_answer, Some(Ok(_))) {
+                without_answered = Some(Instant::now());
+            }
+        }
+        let done = matches!(with_answer, Some(Ok(_)))
+            || (with_answer.is_some() && without_answer.is_some())
+            || without_answered.is_some_and(|at| at.elapsed() >= GRACE)
+            || Instant::now() >= by;
+        if done {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    [
+        with_answer.unwrap_or(Err(with_last)),
+        without_answer.unwrap_or(Err(without_last)),
+    ]
 }
 
 impl DockerfileInfo {
@@ -270,6 +335,7 @@ impl Evidence {
             [lab, run(&rocket_sizes[1]), hardened]
         };
         let answers_by = || (Instant::now() + FIRST_ANSWER_WITHIN).min(deadline);
+        let at_most = FIRST_ANSWER_WITHIN.as_secs();
 
         let sandbox = Sandbox::create()?;
         progress!(
@@ -279,26 +345,55 @@ impl Evidence {
             sandbox::shown()
         );
         progress!(
-            "starting 3 containers with the lab's flags (--read-only; two ROCKET_SIZE values, one hardened too), \
-             waiting for answers on / (at most 30 s)",
+            "starting 4 containers: 3 with the lab's flags (--read-only; two ROCKET_SIZE values, one hardened \
+             too) and 1 without --read-only; waiting for answers on / (at most {at_most} s)",
         );
-        let mut trio = start_three(trio_runs(true), &sandbox, &subject.image, answers_by())?;
-        let read_only = trio.1[0].clone();
-        let judged_read_only = read_only.first_answer.is_ok();
-        if !judged_read_only {
+        let [lab_run, second_run, hardened_run] = trio_runs(false);
+        let with = trio_runs(true).map(|run| Started::new(run, &sandbox));
+        let without = Started::new(lab_run, &sandbox)?;
+        let [with_lab, with_second, with_hardened] = with;
+        let (with_lab, with_second, with_hardened) = (with_lab?, with_second?, with_hardened?);
+        let by = answers_by();
+        let [with_answer, without_answer] = race(&with_lab, &without, by);
+        let judged_read_only = with_answer.is_ok();
+        let read_only = with_lab.observe(&subject.image, with_answer);
+        // Every container but the lab one is removed as soon as it has been
+        // observed: the sandbox's network can go only once they are gone.
+        let (lab, lab_observed, second, hardened) = if judged_read_only {
+            drop(without);
+            let second = with_second.observe(&subject.image, with_second.wait(by));
+            let hardened = with_hardened.observe(&subject.image, with_hardened.wait(by));
+            drop((with_second, with_hardened));
+            (with_lab.container, read_only.clone(), second, hardened)
+        } else if without_answer.is_ok() {
             progress!(
-                "the --read-only container did not answer: the other criteria are judged on 3 containers \
-                 without --read-only (at most 30 s)",
+                "the --read-only container did not answer, the one without did: the other criteria are judged \
+                 without --read-only, 2 more containers (at most {at_most} s)",
             );
-            drop(trio);
-            trio = start_three(trio_runs(false), &sandbox, &subject.image, answers_by())?;
-        }
-        let (lab, [lab_observed, second, hardened]) = trio;
+            drop((with_lab, with_second, with_hardened));
+            let lab_observed = without.observe(&subject.image, without_answer);
+            let by = answers_by();
+            let second = Started::new(second_run, &sandbox)?;
+            let hardened = Started::new(hardened_run, &sandbox)?;
+            let second = second.observe(&subject.image, second.wait(by));
+            let hardened = hardened.observe(&subject.image, hardened.wait(by));
+            (without.container, lab_observed, second, hardened)
+        } else {
+            drop((with_lab, with_second, with_hardened));
+            let lab_observed = without.observe(&subject.image, without_answer);
+            // Not started: every criterion that needs an answer fails for the one reason.
+            let not_run = |run: &Run| Observed {
+                command: shown_run(run, &subject.image),
+                ..lab_observed.clone()
+            };
+            let (second, hardened) = (not_run(&second_run), not_run(&hardened_run));
+            (without.container, lab_observed, second, hardened)
+        };
         let unanswered = lab_observed.first_answer.as_ref().err().cloned();
 
         let healthy = if let Some(check) = image.healthcheck() {
-            let wait = check
-                .schedule()
+            // The schedule runs from the container's start.
+            let wait = (check.schedule().saturating_sub(lab.started.elapsed()))
                 .min(deadline.saturating_duration_since(Instant::now()));
             let at_most = wait.as_secs_f64();
             progress!("waiting for the healthcheck to report healthy (at most {at_most:.0} s)");
