@@ -1,8 +1,8 @@
 //! The grader on images built the way students write their Dockerfiles.
 //!
-//! `tests/students/` holds a class: the lab's Flask app (`app/`), one
-//! Dockerfile per student in a style seen in public submissions, and
-//! `roster.csv`. `main` makes the Python base (a registry-free stand-in for
+//! `tests/students/` holds a class ([`support::class`]): the lab's Flask
+//! app, one Dockerfile per student in a style seen in public submissions,
+//! and `roster.csv`. `main` makes the Python base (a registry-free stand-in for
 //! `python:3.11-slim`, kept between runs like the builder image), builds every
 //! student's image, grades the class once with `image-lab-grader grade` (two at a
 //! time), and each trial checks one thing a teacher would. The images and
@@ -17,68 +17,12 @@ use grader::grading::{self, Subject, checks, formats};
 use grader::seed::Seed;
 use libtest_mimic::{Arguments, Failed};
 use serde_json::Value;
-use toolkit::docker::{self, Build, Image};
+use toolkit::docker::{self, Image};
 use toolkit::harness::{self, ensure};
 
 mod support;
 
-/// Every student of `roster.csv` and the lab criteria their image fails, as
-/// found first by hand: `docker run -d --read-only -e ROCKET_SIZE=Big -e
-/// SECRET=s3 -p 127.0.0.1::PORT IMAGE`, curl on `/`, `/health` and `/proof`
-/// (against `openssl dgst -sha256 -hmac s3`), `docker inspect` for the
-/// labels, user and health, `docker top` for the UIDs, `time docker stop`
-/// for the exit code; again without `--read-only` when that run died.
-const EXPECTED: &[(&str, &[&str])] = &[
-    ("venv-two-stage", &[]),
-    // python app.py: Flask's server as PID 1 has no SIGTERM handler: 137 after 10 s.
-    ("user-install", &["sigterm"]),
-    ("one-stage", &["multi-stage"]),
-    // Shell form with exec: gunicorn is PID 1 and exits 0 at once.
-    ("shell-exec", &[]),
-    // Shell form without exec: sh is PID 1: 137 after 10 s.
-    ("shell-no-exec", &["sigterm"]),
-    // Probes 5000, listens on 8000: unhealthy.
-    ("healthcheck-port", &["healthcheck"]),
-    // EXPOSE 5000 and listens there: everything answers on 5000.
-    ("port-5000", &[]),
-    // "No usable temporary directory found" with --read-only; fine without.
-    ("gunicorn-tmp", &["read-only"]),
-    ("as-root", &["non-root"]),
-    ("no-labels", &["labels"]),
-    // /proof signs "unknown:unknown".
-    ("labels-no-env", &["proof"]),
-    // `flask run` listens on 127.0.0.1: healthy inside, no answer outside,
-    // with --read-only as without; and no SIGTERM handler: 137 after 10 s.
-    ("flask-run", &["sigterm", "env-config", "proof", "health"]),
-];
-
-fn students_dir() -> PathBuf {
-    support::fixtures("students")
-}
-
-/// One row of `roster.csv` (our own file: no quoting, so a split will do).
-struct Student {
-    login: String,
-    token: String,
-    image: String,
-    dockerfile: String,
-}
-
-fn roster() -> Vec<Student> {
-    let text = std::fs::read_to_string(students_dir().join("roster.csv")).expect("roster.csv");
-    text.lines()
-        .skip(1)
-        .map(|line| {
-            let fields: Vec<&str> = line.split(',').collect();
-            Student {
-                login: fields[0].into(),
-                token: fields[1].into(),
-                image: fields[2].into(),
-                dockerfile: fields[3].into(),
-            }
-        })
-        .collect()
-}
+use support::class::{self, EXPECTED, IMAGE_USER, Student};
 
 /// The class built and graded once on the host, and once more by the
 /// grader's own image.
@@ -92,30 +36,17 @@ struct Fixture {
     from_image: PathBuf,
 }
 
-/// Who the grader's image runs as: a user of no one's, to see whose its files are.
-const IMAGE_USER: u32 = 12345;
-
 impl Fixture {
     fn build() -> anyhow::Result<Self> {
         support::python_base()?;
-        let students = roster();
-        let mut images = Vec::new();
-        for student in &students {
-            eprintln!("building {}", student.image);
-            images.push(docker::build(&Build {
-                context: students_dir().join("app"),
-                dockerfile: Some(students_dir().join(&student.dockerfile)),
-                tag: student.image.clone(),
-                build_args: vec![
-                    ("LAB_LOGIN".into(), student.login.clone()),
-                    ("LAB_TOKEN".into(), student.token.clone()),
-                ],
-            })?);
-        }
+        let students = class::roster();
+        let images = (students.iter().map(|student| student.build(&class::dir())))
+            .collect::<anyhow::Result<_>>()?;
         let out = std::env::temp_dir().join(toolkit::unique_name("grades"));
-        grade::run(&grade_args(&students_dir().join("roster.csv"), &out))?;
+        grade::run(&grade_args(&class::dir().join("roster.csv"), &out))?;
         let grader = support::grader_image()?;
-        let from_image = grade_in_the_graders_image(&grader.reference)?;
+        let from_image =
+            class::grade_in_the_graders_image(&grader.reference, &class::dir(), 2)?.dir;
         Ok(Fixture {
             students,
             _images: images,
@@ -155,60 +86,6 @@ impl Drop for Fixture {
         let _ = std::fs::remove_dir_all(&self.out);
         let _ = std::fs::remove_dir_all(&self.from_image);
     }
-}
-
-/// The README's `docker run` of the grader's image, on the class: the
-/// engine's socket, the roster's folder as /work, and a folder for the
-/// grades, as [`IMAGE_USER`] in the socket's group. Its grades' folder.
-fn grade_in_the_graders_image(image: &str) -> anyhow::Result<PathBuf> {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let socket = "/var/run/docker.sock";
-    let group = std::fs::metadata(socket)?.gid().to_string();
-    let dir = std::env::temp_dir().join(toolkit::unique_name("grades-from-image"));
-    std::fs::create_dir_all(&dir)?;
-    // Anyone may write into it: the grader's user is no one here.
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777))?;
-    let name = toolkit::unique_name("image-lab-grader");
-    let _removed =
-        toolkit::cleanup::Guard::register(toolkit::cleanup::Resource::Container(name.clone()));
-    let user = format!("{IMAGE_USER}:{IMAGE_USER}");
-    let mounts = [
-        format!("{socket}:/var/run/docker.sock"),
-        format!("{}:/work:ro", students_dir().display()),
-        format!("{}:/grades", dir.display()),
-    ];
-    let started = std::time::Instant::now();
-    docker::run(&[
-        "run",
-        "--rm",
-        "--name",
-        &name,
-        "--user",
-        &user,
-        "--group-add",
-        &group,
-        "-v",
-        &mounts[0],
-        "-v",
-        &mounts[1],
-        "-v",
-        &mounts[2],
-        "-w",
-        "/work",
-        image,
-        "grade",
-        "--roster",
-        "roster.csv",
-        "--out",
-        "/grades/class",
-        "--jobs",
-        "2",
-    ])?;
-    eprintln!(
-        "the grader's image graded the class in {:.0} s",
-        started.elapsed().as_secs_f64()
-    );
-    Ok(dir)
 }
 
 fn grade_args(roster: &Path, out: &Path) -> grade::Args {
@@ -351,7 +228,7 @@ fn classroom_scores_one_point_per_criterion(fx: &Fixture) -> Result<(), Failed> 
     let grade = grading::grade(&Subject {
         image: student.image.clone(),
         seed: Seed::from_parts(&student.login, &student.token).map_err(|e| e.to_string())?,
-        dockerfile: Some(students_dir().join(&student.dockerfile)),
+        dockerfile: Some(class::dir().join(&student.dockerfile)),
         port: None,
     })
     .map_err(|e| format!("{e:#}"))?;
@@ -519,7 +396,7 @@ fn a_second_run_resumes(fx: &Fixture) -> Result<(), Failed> {
         .and_then(|m| m.modified())
         .map_err(|e| e.to_string())?;
     let summary = std::fs::read_to_string(fx.out.join("summary.csv")).map_err(|e| e.to_string())?;
-    grade::run(&grade_args(&students_dir().join("roster.csv"), &fx.out))
+    grade::run(&grade_args(&class::dir().join("roster.csv"), &fx.out))
         .map_err(|e| format!("{e:#}"))?;
     let after = std::fs::metadata(fx.out.join("venv-two-stage.json"))
         .and_then(|m| m.modified())

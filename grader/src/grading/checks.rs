@@ -106,7 +106,7 @@ pub struct Check {
     /// The `docker` command that shows it, with `<image>`, `<dockerfile>`,
     /// `<port>`, `<login>`, `<token>` filled in from the evidence, and the
     /// commands of the calls the evidence was gathered with (`<read-only
-    /// run>`, `<second run>`, `<hardened run>`, `<stop>`, `<top>`, `<shell
+    /// run>`, `<lab run>`, `<hardened run>`, `<stop>`, `<top>`, `<shell
     /// probe>`) rendered from the very descriptions those calls were made from.
     command: &'static str,
 }
@@ -169,7 +169,7 @@ pub const CHECKS: &[Check] = &[
         lab: true,
         runtime: true,
         judge: env_config,
-        command: "<second run>; curl -s 127.0.0.1:<port>/",
+        command: "<lab run>; curl -s 127.0.0.1:<port>/",
     },
     Check {
         id: "labels",
@@ -259,7 +259,7 @@ pub fn grade(evidence: &Evidence) -> Vec<Outcome> {
         ("<login>", &seed.login),
         ("<token>", &seed.token),
         ("<read-only run>", &evidence.read_only.command),
-        ("<second run>", &evidence.second.command),
+        ("<lab run>", &evidence.lab.command),
         ("<hardened run>", &evidence.hardened.command),
         ("<stop>", &STOP.shown("CONTAINER")),
         ("<top>", &top_shown("CONTAINER")),
@@ -588,23 +588,21 @@ fn shown_standing(standing: &Standing) -> String {
     }
 }
 
+/// One run suffices: its `ROCKET_SIZE` is a random word, so an image shows
+/// it on `/` only by reading it from the run's environment.
 fn env_config(evidence: &Evidence) -> Judged {
-    let runs = [&evidence.lab, &evidence.second];
-    let mut seen = Vec::new();
-    for (observed, size) in runs.iter().zip(&evidence.rocket_sizes) {
-        match answered(observed) {
-            Ok(body) if body.contains(&format!("Rocket={size}")) => {
-                seen.push(format!("Rocket={size}"))
-            }
-            Ok(body) => {
-                let why = format!("ROCKET_SIZE={size} but / answered {:?}", body.trim());
-                return fail(words!("ignored"), why);
-            }
-            Err(why) => return no_answer(why),
-        }
+    let size = &evidence.rocket_size;
+    match answered(&evidence.lab) {
+        Ok(body) if body.contains(&format!("Rocket={size}")) => pass(
+            words!("as given"),
+            format!("ROCKET_SIZE={size}, a random value, and / answered Rocket={size}"),
+        ),
+        Ok(body) => fail(
+            words!("ignored"),
+            format!("ROCKET_SIZE={size} but / answered {:?}", body.trim()),
+        ),
+        Err(why) => no_answer(why),
     }
-    let detail = format!("same image, two values: {}", seen.join(", "));
-    pass(words!("2 of 2 runs"), detail)
 }
 
 fn labels(evidence: &Evidence) -> Judged {

@@ -1,17 +1,18 @@
 //! Gathers, on the real engine, everything the checks judge: the image's
 //! metadata and history, and what its containers did.
 //!
-//! The lab's way: three containers of the image ID, started together in a
+//! The lab's way: two containers of the image ID, started together in a
 //! [`Sandbox`]:
-//! - `lab`: the lab's own flags (`--read-only -e ROCKET_SIZE=... -p ...`) plus
-//!   a random `SECRET`; it answers `/`, `/health`, `/proof`, must become
-//!   healthy, shows its UIDs, is probed for a shell, and finally gets `docker stop`;
-//! - `second`: the same flags with another `ROCKET_SIZE`;
+//! - `lab`: the lab's own flags (`--read-only -e ROCKET_SIZE=... -p ...`),
+//!   `ROCKET_SIZE` and `SECRET` random words no image can hold; it answers
+//!   `/`, `/health`, `/proof`, must become healthy, shows its UIDs, is probed
+//!   for a shell, and finally gets `docker stop`;
 //! - `hardened`: `--cap-drop ALL --security-opt no-new-privileges` too.
 //!
-//! One mistake costs one criterion: beside them starts a fourth, `lab`
-//! without `--read-only`, and one wait settles both labs ([`race`]). When
-//! the `--read-only` one does not answer and the other does, `read-only`
+//! One mistake costs one criterion: when the `--read-only` lab has not
+//! answered within 5 s (or has exited), a third starts beside it, `lab`
+//! without `--read-only`, and one wait settles both ([`race`]). When the
+//! `--read-only` one does not answer and the other does, `read-only`
 //! fails and every other runtime criterion is judged without `--read-only`
 //! (on that one, and two more like `second` and `hardened`). When neither
 //! answers, the cause is elsewhere, and is said once. The app is probed on
@@ -50,6 +51,9 @@ const FIRST_ANSWER_WITHIN: Duration = Duration::from_secs(20);
 /// How much longer the `--read-only` container gets to answer than the one
 /// started beside it without `--read-only`, once that one has answered.
 const GRACE: Duration = Duration::from_secs(5);
+/// How long the `--read-only` container may go unanswered before one
+/// without `--read-only` starts beside it: that one then still has 15 s.
+const ALONE: Duration = Duration::from_secs(5);
 /// The longest `docker exec` of the shell probe.
 const EXEC_WITHIN: Duration = Duration::from_secs(5);
 /// Kept back from the budget for what follows the waits: the shell probe,
@@ -120,14 +124,14 @@ pub struct Evidence {
     pub dockerfile: Option<DockerfileInfo>,
     pub port: Port,
     pub secret: String,
-    pub rocket_sizes: [String; 2],
+    /// A random word: shown by `/`, it can only have come from the run's environment.
+    pub rocket_size: String,
     /// The lab container run the lab's way, with `--read-only`.
     pub read_only: Observed,
     /// Whether the containers below ran with `--read-only` (they ran
     /// without when the `--read-only` one did not answer).
     pub judged_read_only: bool,
     pub lab: Observed,
-    pub second: Observed,
     pub hardened: Observed,
     /// Why the app never answered, when it did not: "no answer on port N ...".
     pub unanswered: Option<String>,
@@ -197,14 +201,8 @@ impl Started {
     /// One try at `GET /`: `Some` once it answered, or has exited (saying
     /// how); else `None`, with the try's error in `last`.
     fn poll(&self, last: &mut String) -> Option<FirstAnswer> {
-        match self.container.wait_answering("/", Duration::ZERO) {
-            Ok((_, answer)) => Some(Ok((self.container.started.elapsed(), answer))),
-            Err(error) if !self.container.is_running() => Some(Err(format!("{error:#}"))),
-            Err(error) => {
-                *last = format!("{error:#}");
-                None
-            }
-        }
+        let answered = self.container.try_answering("/", last)?;
+        Some(answered.map(|answer| (self.container.started.elapsed(), answer)))
     }
 
     /// Waits (at most until `by`) for it to answer `GET /`.
@@ -247,27 +245,42 @@ fn shown_run(run: &Run, image: &str) -> String {
     run.shown_command().replace(&run.image, image)
 }
 
-/// One wait for both lab containers, started together, at most until `by`:
-/// for the one `with` `--read-only` until it answers or exits, or [`GRACE`]
-/// after the one `without` has answered; for that one until it answers or
-/// exits, unless the other answered first (it is then not needed, and its
-/// result says nothing).
-fn race(with: &Started, without: &Started, by: Instant) -> [FirstAnswer; 2] {
+/// One wait for both lab containers, at most until `by`: for the one
+/// `with` `--read-only` until it answers or exits, or [`GRACE`] after the
+/// one without has answered; for that one until it answers or exits. The
+/// one without is started (by `start_without`) only when the other has
+/// exited or not answered within [`ALONE`]: most images answer sooner, and
+/// on 2 cores a class is bound by its containers' CPU (starting this one
+/// always cost a class of 12 a quarter more). Returns it, when started,
+/// with both answers.
+fn race(
+    with: &Started,
+    start_without: impl FnOnce() -> Result<Started>,
+    by: Instant,
+) -> Result<(FirstAnswer, Option<(Started, FirstAnswer)>)> {
     let (mut with_answer, mut without_answer) = (None, None);
     let (mut with_last, mut without_last) = (String::new(), String::new());
     let mut without_answered = None;
+    let mut start_without = Some(start_without);
+    let mut without = None;
     loop {
         if with_answer.is_none() {
             with_answer = with.poll(&mut with_last);
         }
-        if without_answer.is_none() && !matches!(with_answer, Some(Ok(_))) {
-            without_answer = without.poll(&mut without_last);
+        if matches!(with_answer, Some(Ok(_))) {
+            break;
+        }
+        let alone_too_long = with.container.started.elapsed() >= ALONE || with_answer.is_some();
+        if alone_too_long && let Some(start) = start_without.take() {
+            without = Some(start()?);
+        }
+        if let (Some(started), None) = (&without, &without_answer) {
+            without_answer = started.poll(&mut without_last);
             if matches!(without_answer, Some(Ok(_))) {
                 without_answered = Some(Instant::now());
             }
         }
-        let done = matches!(with_answer, Some(Ok(_)))
-            || (with_answer.is_some() && without_answer.is_some())
+        let done = (with_answer.is_some() && without_answer.is_some())
             || without_answered.is_some_and(|at| at.elapsed() >= GRACE)
             || Instant::now() >= by;
         if done {
@@ -275,10 +288,8 @@ fn race(with: &Started, without: &Started, by: Instant) -> [FirstAnswer; 2] {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    [
-        with_answer.unwrap_or(Err(with_last)),
-        without_answer.unwrap_or(Err(without_last)),
-    ]
+    let without = without.map(|started| (started, without_answer.unwrap_or(Err(without_last))));
+    Ok((with_answer.unwrap_or(Err(with_last)), without))
 }
 
 impl DockerfileInfo {
@@ -315,24 +326,18 @@ impl Evidence {
             .transpose()?;
         let port = choose_port(subject.port, &image);
         let secret = toolkit::random_word("secret-");
-        let rocket_sizes = [
-            toolkit::random_word("Rocket"),
-            toolkit::random_word("Rocket"),
-        ];
-        let trio_runs = |read_only: bool| {
-            let run = |rocket_size: &str| {
-                let run = Run::new(&image_id)
-                    .env("ROCKET_SIZE", rocket_size)
-                    .env("SECRET", &secret)
-                    .publish(port.number);
-                Run { read_only, ..run }
-            };
-            let lab = run(&rocket_sizes[0]);
+        let rocket_size = toolkit::random_word("Rocket");
+        let lab_runs = |read_only: bool| {
+            let lab = Run::new(&image_id)
+                .env("ROCKET_SIZE", &rocket_size)
+                .env("SECRET", &secret)
+                .publish(port.number);
+            let lab = Run { read_only, ..lab };
             let hardened = Run {
                 hardened: true,
                 ..lab.clone()
             };
-            [lab, run(&rocket_sizes[1]), hardened]
+            [lab, hardened]
         };
         let answers_by = || (Instant::now() + FIRST_ANSWER_WITHIN).min(deadline);
         let at_most = FIRST_ANSWER_WITHIN.as_secs();
@@ -345,49 +350,63 @@ impl Evidence {
             sandbox::shown()
         );
         progress!(
-            "starting 4 containers: 3 with the lab's flags (--read-only; two ROCKET_SIZE values, one hardened \
-             too) and 1 without --read-only; waiting for answers on / (at most {at_most} s)",
+            "starting 2 containers with the lab's flags (--read-only; one hardened too); \
+             waiting for answers on / (at most {at_most} s; one without --read-only joins them when the first \
+             has not answered within {} s)",
+            ALONE.as_secs()
         );
-        let [lab_run, second_run, hardened_run] = trio_runs(false);
-        let with = trio_runs(true).map(|run| Started::new(run, &sandbox));
-        let without = Started::new(lab_run, &sandbox)?;
-        let [with_lab, with_second, with_hardened] = with;
-        let (with_lab, with_second, with_hardened) = (with_lab?, with_second?, with_hardened?);
+        let [lab_run, hardened_run] = lab_runs(false);
+        let [with_lab, with_hardened] = lab_runs(true).map(|run| Started::new(run, &sandbox));
+        let (with_lab, with_hardened) = (with_lab?, with_hardened?);
         let by = answers_by();
-        let [with_answer, without_answer] = race(&with_lab, &without, by);
+        let start_without = || {
+            progress!(
+                "no answer yet with --read-only: starting the lab's container without it too"
+            );
+            Started::new(lab_run.clone(), &sandbox)
+        };
+        let (with_answer, without) = race(&with_lab, start_without, by)?;
         let judged_read_only = with_answer.is_ok();
         let read_only = with_lab.observe(&subject.image, with_answer);
         // Every container but the lab one is removed as soon as it has been
         // observed: the sandbox's network can go only once they are gone.
-        let (lab, lab_observed, second, hardened) = if judged_read_only {
-            drop(without);
-            let second = with_second.observe(&subject.image, with_second.wait(by));
-            let hardened = with_hardened.observe(&subject.image, with_hardened.wait(by));
-            drop((with_second, with_hardened));
-            (with_lab.container, read_only.clone(), second, hardened)
-        } else if without_answer.is_ok() {
-            progress!(
-                "the --read-only container did not answer, the one without did: the other criteria are judged \
-                 without --read-only, 2 more containers (at most {at_most} s)",
-            );
-            drop((with_lab, with_second, with_hardened));
-            let lab_observed = without.observe(&subject.image, without_answer);
-            let by = answers_by();
-            let second = Started::new(second_run, &sandbox)?;
-            let hardened = Started::new(hardened_run, &sandbox)?;
-            let second = second.observe(&subject.image, second.wait(by));
-            let hardened = hardened.observe(&subject.image, hardened.wait(by));
-            (without.container, lab_observed, second, hardened)
-        } else {
-            drop((with_lab, with_second, with_hardened));
-            let lab_observed = without.observe(&subject.image, without_answer);
-            // Not started: every criterion that needs an answer fails for the one reason.
-            let not_run = |run: &Run| Observed {
-                command: shown_run(run, &subject.image),
-                ..lab_observed.clone()
-            };
-            let (second, hardened) = (not_run(&second_run), not_run(&hardened_run));
-            (without.container, lab_observed, second, hardened)
+        let (lab, lab_observed, hardened) = match without {
+            without if judged_read_only => {
+                drop(without);
+                let hardened = with_hardened.observe(&subject.image, with_hardened.wait(by));
+                drop(with_hardened);
+                (with_lab.container, read_only.clone(), hardened)
+            }
+            Some((without, without_answer @ Ok(_))) => {
+                progress!(
+                    "the --read-only container did not answer, the one without did: the other criteria are \
+                     judged without --read-only, 1 more container (at most {at_most} s)",
+                );
+                drop((with_lab, with_hardened));
+                let lab_observed = without.observe(&subject.image, without_answer);
+                let hardened = Started::new(hardened_run, &sandbox)?;
+                let hardened = hardened.observe(&subject.image, hardened.wait(answers_by()));
+                (without.container, lab_observed, hardened)
+            }
+            without => {
+                drop(with_hardened);
+                // Neither answered; the one without --read-only is the lab
+                // one, unless the budget left it no time to start.
+                let (lab, lab_observed) = match without {
+                    Some((without, answer)) => {
+                        drop(with_lab);
+                        let observed = without.observe(&subject.image, answer);
+                        (without.container, observed)
+                    }
+                    None => (with_lab.container, read_only.clone()),
+                };
+                // Not started: every criterion that needs an answer fails for the one reason.
+                let hardened = Observed {
+                    command: shown_run(&hardened_run, &subject.image),
+                    ..lab_observed.clone()
+                };
+                (lab, lab_observed, hardened)
+            }
         };
         let unanswered = lab_observed.first_answer.as_ref().err().cloned();
 
@@ -426,11 +445,10 @@ impl Evidence {
             dockerfile,
             port,
             secret,
-            rocket_sizes,
+            rocket_size,
             read_only,
             judged_read_only,
             lab: lab_observed,
-            second,
             hardened,
             unanswered,
             healthy,

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test binary uses its part
 
+pub mod class;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 

@@ -59,8 +59,14 @@ pub fn random_word(prefix: &str) -> String {
 }
 
 /// Polls `probe` every 50 ms until it returns `Some`, or `timeout` passes.
-pub fn wait_for<T>(
+pub fn wait_for<T>(timeout: std::time::Duration, probe: impl FnMut() -> Option<T>) -> Option<T> {
+    wait_for_every(timeout, std::time::Duration::from_millis(50), probe)
+}
+
+/// Polls `probe` every `tick` until it returns `Some`, or `timeout` passes.
+pub fn wait_for_every<T>(
     timeout: std::time::Duration,
+    tick: std::time::Duration,
     mut probe: impl FnMut() -> Option<T>,
 ) -> Option<T> {
     let deadline = std::time::Instant::now() + timeout;
@@ -71,7 +77,7 @@ pub fn wait_for<T>(
         if std::time::Instant::now() >= deadline {
             return None;
         }
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::thread::sleep(tick);
     }
 }
 
