@@ -57,11 +57,14 @@ fn bench() -> Result<()> {
 /// The class's students, their Dockerfiles written in `dir`, and each
 /// one's expected failed set.
 fn class(dir: &Path) -> Result<Vec<(Student, &'static [&'static str])>> {
+    let roster = class::roster();
     (0..CLASS_SIZE)
         .map(|i| {
             let (style, failed) = EXPECTED[i % EXPECTED.len()];
+            let model = (roster.iter().find(|student| student.login == style))
+                .with_context(|| format!("no {style} in roster.csv"))?;
             let login = format!("{style}-{}", i / EXPECTED.len() + 1);
-            Ok((Student::new(&login, style, dir)?, failed))
+            Ok((Student::like(model, &login, dir)?, failed))
         })
         .collect()
 }

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use toolkit::docker::{self, Build, Image};
 
 /// Every style of the class (its login in `roster.csv`, its Dockerfile
@@ -55,17 +55,15 @@ pub struct Student {
 }
 
 impl Student {
-    /// A student who writes in `style` (one of [`EXPECTED`]) under `login`,
-    /// with a token of their own: `<login>/image-lab:<prefix>`, as the lab
-    /// names it. Their Dockerfile, `<login>.Dockerfile` in `folder`, is the
-    /// style's with their identity where the style writes one in.
-    pub fn new(login: &str, style: &str, folder: &Path) -> Result<Self> {
+    /// A student who writes like `model` (a student of [`roster`]) under
+    /// `login`, with a token of their own: `<login>/image-lab:<prefix>`, as
+    /// the lab names it. Their Dockerfile, `<login>.Dockerfile` in `folder`,
+    /// is the model's with their identity where the model writes one in.
+    pub fn like(model: &Student, login: &str, folder: &Path) -> Result<Self> {
         let token = format!("{}{}", toolkit::random_word(""), toolkit::random_word(""));
-        let model = (roster().into_iter().find(|student| student.login == style))
-            .with_context(|| format!("no {style} in roster.csv"))?;
         let text = std::fs::read_to_string(dir().join(&model.dockerfile))?
             .replace(&model.token, &token)
-            .replace(&format!("={style}"), &format!("={login}"));
+            .replace(&format!("={}", model.login), &format!("={login}"));
         let dockerfile = format!("{login}.Dockerfile");
         std::fs::write(folder.join(&dockerfile), text)?;
         Ok(Student {

@@ -237,6 +237,10 @@ impl Run {
     }
 }
 
+/// How often a wait on a container asks the engine about it: polled every
+/// 50 ms, the engine's inspects were a fifth of a class's CPU on 2 cores.
+const INSPECT_EVERY: Duration = Duration::from_millis(250);
+
 /// A running (or exited) container, removed on drop.
 #[derive(Debug)]
 pub struct Container {
@@ -370,11 +374,9 @@ impl Container {
     /// healthy (every wait on the container inspects it).
     pub fn wait_healthy(&self, timeout: Duration) -> Result<Duration> {
         let mut last = None;
-        // One inspect a tick, four ticks a second: the time reported comes
-        // from the engine's own probe log, so polling faster buys no
-        // precision, and on 2 cores the engine's inspects were a fifth of a
-        // class's CPU.
-        let healthy = wait_for_every(timeout, Duration::from_millis(250), || {
+        // One inspect a tick: the time reported comes from the engine's own
+        // probe log, so polling faster buys no precision.
+        let healthy = wait_for_every(timeout, INSPECT_EVERY, || {
             let state = self.inspect().map(|c| c.state).unwrap_or_default();
             last = state.health_status().map(str::to_owned);
             if !state.running {
@@ -423,8 +425,7 @@ impl Container {
     /// answers (any status), `Some(Err)` once the container has exited
     /// (saying how); else `None`, with the try's error in `last_error`.
     /// Whether it still runs is asked of the engine only after a failed try,
-    /// and at most every 250 ms: on 2 cores the engine's inspects were a
-    /// fifth of a class's CPU.
+    /// and at most every [`INSPECT_EVERY`].
     pub fn try_answering(
         &self,
         path: &str,
@@ -442,7 +443,7 @@ impl Container {
             if Instant::now() < *next {
                 return None;
             }
-            *next = Instant::now() + Duration::from_millis(250);
+            *next = Instant::now() + INSPECT_EVERY;
         }
         (!self.is_running()).then(|| Err(self.exited()))
     }
