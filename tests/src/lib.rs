@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use toolkit::cleanup::{Guard, Resource};
+use toolkit::cleanup::Guard;
 
 /// The repository's root.
 pub fn repository() -> PathBuf {
@@ -14,29 +14,10 @@ pub fn repository() -> PathBuf {
         .to_owned()
 }
 
-/// The repository's files as git sees them (committed or not, never
-/// ignored ones), copied into a fresh directory removed at the end.
+/// The repository's files as git sees them, copied into a fresh directory
+/// removed at the end ([`toolkit::copy_of_tree`]).
 pub fn copy_of_repository() -> (PathBuf, Guard) {
-    let root = repository();
-    let copy = std::env::temp_dir().join(toolkit::unique_name("repository-copy"));
-    let guard = Guard::register(Resource::TempDir(copy.clone()));
-    let listed = run(Command::new("git")
-        .args([
-            "ls-files",
-            "--cached",
-            "--others",
-            "--exclude-standard",
-            "-z",
-        ])
-        .current_dir(&root));
-    for path in listed.split('\0').filter(|p| !p.is_empty()) {
-        let (from, to) = (root.join(path), copy.join(path));
-        if from.is_file() {
-            std::fs::create_dir_all(to.parent().expect("a file has a folder")).unwrap();
-            std::fs::copy(&from, &to).unwrap_or_else(|e| panic!("copy {path}: {e}"));
-        }
-    }
-    (copy, guard)
+    toolkit::copy_of_tree(&repository()).expect("a copy of the repository")
 }
 
 /// Runs a command to success; its stdout.

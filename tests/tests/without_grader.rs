@@ -1,7 +1,7 @@
 //! The grader is a product of its own that a fork may not want: in a copy of
-//! this tree without it (grader/ deleted, its line in the tooling workspace
-//! and its CI steps removed, in .ci/run, ci.yml and release.yml, nothing
-//! else), nothing left names it, and the service and the rest of the tooling
+//! this tree without it (grader/ deleted; its line in the tooling workspace,
+//! its `cargo lesson` alias and its CI steps in .ci/run, ci.yml and
+//! release.yml removed; nothing else), nothing left names it, and the service and the rest of the tooling
 //! still build and pass their tests.
 //!
 //! Needs cargo and kubectl; no Docker engine. The tests that need one are
@@ -58,6 +58,9 @@ fn without_the_grader_the_service_and_the_rest_of_the_tooling_build_and_pass() {
     let (copy, _removed_at_the_end) = copy_of_repository();
     std::fs::remove_dir_all(copy.join("grader")).unwrap();
     remove_lines(&copy, "xtask/Cargo.toml", "    \"../grader\",", |_| true);
+    remove_lines(&copy, ".cargo/config.toml", "# `cargo lesson`", |line| {
+        !line.starts_with('#') && !line.starts_with("lesson")
+    });
     remove_lines(&copy, ".ci/run", "# The grader (grader/)", |line| {
         line.starts_with("section \"done\"")
     });

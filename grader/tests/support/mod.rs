@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test binary uses its part
 
 pub mod class;
+pub mod lesson;
 
 use std::fs;
 use std::path::{Path, PathBuf};

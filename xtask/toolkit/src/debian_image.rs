@@ -91,6 +91,8 @@ pub fn make(image: &DebianImage, mirror: &str) -> Result<()> {
     step("copying this host's CA bundle (package managers must trust the proxy)");
     if host_ca.is_file() {
         let (from, to) = (host_ca.to_string_lossy(), rootfs.join(CA_BUNDLE));
+        // An image without the ca-certificates package has no folder for it.
+        fs::create_dir_all(to.parent().context("the bundle has a folder")?)?;
         Cmd::new("cp").arg(&*from).arg(&to).run()?;
     } else {
         eprintln!("  no {}: keeping Debian's own bundle", host_ca.display());

@@ -85,3 +85,32 @@ pub fn wait_for_every<T>(
 pub fn progress(started: std::time::Instant, text: impl std::fmt::Display) {
     eprintln!("  [{:>5.1}s] {text}", started.elapsed().as_secs_f64());
 }
+
+/// The files of the git tree at `root` as git sees them (committed or not,
+/// never ignored ones), copied into a fresh directory removed when the guard
+/// drops (or on Ctrl-C): somewhere to edit and build without touching `root`.
+pub fn copy_of_tree(
+    root: &std::path::Path,
+) -> anyhow::Result<(std::path::PathBuf, cleanup::Guard)> {
+    use anyhow::Context as _;
+    let copy = std::env::temp_dir().join(unique_name("repository-copy"));
+    let guard = cleanup::Guard::register(cleanup::Resource::TempDir(copy.clone()));
+    let listed = command::Cmd::new("git")
+        .args([
+            "ls-files",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+            "-z",
+        ])
+        .dir(root)
+        .run()?;
+    for path in listed.split('\0').filter(|p| !p.is_empty()) {
+        let (from, to) = (root.join(path), copy.join(path));
+        if from.is_file() {
+            std::fs::create_dir_all(to.parent().context("a file has a folder")?)?;
+            std::fs::copy(&from, &to).with_context(|| format!("cannot copy {path}"))?;
+        }
+    }
+    Ok((copy, guard))
+}
