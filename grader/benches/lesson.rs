@@ -1,5 +1,5 @@
 //! Writes the lesson, docs/lesson.md and docs/lesson.ru.md: `cargo lesson`
-//! (about 20 minutes on 2 cores).
+//! (about 14 minutes on 2 cores).
 //!
 //! In a copy of the repository, for each step: the build cache emptied
 //! (layers and cache mounts: `docker builder prune --all --force`, so the

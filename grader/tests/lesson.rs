@@ -23,12 +23,8 @@ struct Built {
 
 impl Built {
     fn build() -> anyhow::Result<Self> {
-        let root = lesson::repository();
-        let images = lesson::build_all(&root)?;
-        let files = lesson::every_dockerfile().into_iter().map(|(file, _)| file);
-        Ok(Built {
-            images: files.zip(images).collect(),
-        })
+        let images = lesson::build_all(&lesson::repository())?;
+        Ok(Built { images })
     }
 }
 

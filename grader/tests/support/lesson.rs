@@ -179,13 +179,13 @@ pub fn grade(image: &str, dockerfile: &Path) -> Result<Grade> {
     })
 }
 
-/// Builds every step and mistake from the repository (context: its root),
-/// removed when dropped.
-pub fn build_all(tree: &Path) -> Result<Vec<Image>> {
+/// Every step and mistake built from `tree` (context: its root), each
+/// image beside its Dockerfile; removed when dropped.
+pub fn build_all(tree: &Path) -> Result<Vec<(&'static str, Image)>> {
     debian_slim()?;
     every_dockerfile()
-        .iter()
-        .map(|(file, _)| docker::build(&build_spec(tree, file, &tag(file))))
+        .into_iter()
+        .map(|(file, _)| Ok((file, docker::build(&build_spec(tree, file, &tag(file)))?)))
         .collect()
 }
 
