@@ -7,6 +7,7 @@ pub mod healthcheck;
 mod log_writer;
 pub mod panics;
 pub mod proof;
+pub mod request_id;
 mod request_line;
 pub mod routes;
 pub mod shutdown;

@@ -16,6 +16,7 @@ use actix_web::http::{ConnectionType, Method, StatusCode};
 use actix_web::{Error, HttpResponse, ResponseError};
 use futures_util::FutureExt;
 
+use crate::request_id::{RequestIds, X_REQUEST_ID};
 use crate::{routes, telemetry};
 
 /// `app`'s answer to `request`; if calling or answering panics, the
@@ -24,6 +25,7 @@ pub fn answer_500_on_panic<S>(
     app: &S,
     request: ServiceRequest,
     started: Instant,
+    ids: RequestIds,
 ) -> impl Future<Output = Result<ServiceResponse<BoxBody>, Error>> + use<S>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<BoxBody>, Error = Error>,
@@ -36,8 +38,8 @@ where
             return answer;
         }
         let status = StatusCode::INTERNAL_SERVER_ERROR;
-        telemetry::log_request_line(&asked.method, &asked.path(), status, started);
-        Err(HandlerPanicked.into())
+        telemetry::log_request_line(&asked.method, &asked.path(), status, started, &ids);
+        Err(HandlerPanicked(ids).into())
     }
 }
 
@@ -81,8 +83,13 @@ impl Asked {
 
 /// A handler panicked: answered 500, and the connection closed, as whatever
 /// the handler shared with the next request may be half-changed.
-#[derive(Debug)]
-struct HandlerPanicked;
+struct HandlerPanicked(RequestIds);
+
+impl fmt::Debug for HandlerPanicked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HandlerPanicked({})", self.0.request_id())
+    }
+}
 
 impl fmt::Display for HandlerPanicked {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -96,6 +103,7 @@ impl ResponseError for HandlerPanicked {
         response
             .head_mut()
             .set_connection_type(ConnectionType::Close);
+        response.headers_mut().insert(X_REQUEST_ID, self.0.header());
         response
     }
 }

@@ -17,6 +17,7 @@ use futures_util::future::{Either, ready, select};
 use crate::backpressure::Backpressure;
 use crate::configuration::Settings;
 use crate::panics;
+use crate::request_id::{RequestIds, X_REQUEST_ID};
 use crate::routes::{self, AppState};
 use signal_hook_tokio::Signals;
 
@@ -68,11 +69,13 @@ impl Application {
                 // counted with callgrind: see request_line.rs).
                 .wrap_fn(|request, app| {
                     let started = Instant::now();
-                    let answered = panics::answer_500_on_panic(app, request, started);
+                    let ids = RequestIds::of(request.headers());
+                    let answered = panics::answer_500_on_panic(app, request, started, ids);
                     async move {
                         let mut response = answered.await?;
                         shutdown::close_if_draining(&mut response);
-                        telemetry::log_request(&response, started);
+                        response.headers_mut().insert(X_REQUEST_ID, ids.header());
+                        telemetry::log_request(&response, started, &ids);
                         Ok(response)
                     }
                 })

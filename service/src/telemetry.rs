@@ -21,6 +21,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use crate::configuration::{LogFormat, Settings};
 use crate::log_writer::{self, LogWriter, WriterGuard};
 use crate::panics;
+use crate::request_id::RequestIds;
 use crate::request_line;
 
 /// Keeps the log writer thread running; dropping it writes out every queued
@@ -116,19 +117,31 @@ pub fn log_settings(settings: &Settings, port: u16) {
 }
 
 /// Writes the request's one line: method, path, status, latency since
-/// `started`.
+/// `started`, its request id and the caller's trace id.
 ///
 /// Hand-written rather than tracing-actix-web: that crate opens a span per
 /// request, which costs more than the single line needed here. The line is
 /// queued before the answer is handed back to actix, so it is in the queue
 /// before the connection can close: the drain at shutdown cannot lose it.
-pub fn log_request<B>(response: &ServiceResponse<B>, started: Instant) {
+pub fn log_request<B>(response: &ServiceResponse<B>, started: Instant, ids: &RequestIds) {
     let request = response.request();
-    log_request_line(request.method(), request.path(), response.status(), started);
+    log_request_line(
+        request.method(),
+        request.path(),
+        response.status(),
+        started,
+        ids,
+    );
 }
 
 /// [`log_request`], for an answer that has no `ServiceResponse`.
-pub fn log_request_line(method: &Method, path: &str, status: StatusCode, started: Instant) {
+pub fn log_request_line(
+    method: &Method,
+    path: &str,
+    status: StatusCode,
+    started: Instant,
+    ids: &RequestIds,
+) {
     if let Some(lines) = REQUEST_LINES.get() {
         let ended = Instant::now();
         let latency_us =
@@ -138,7 +151,15 @@ pub fn log_request_line(method: &Method, path: &str, status: StatusCode, started
             RequestLines::Json(writer) => LINE.with_borrow_mut(|line| {
                 line.clear();
                 let at = request_line::wall_time(ended);
-                request_line::write(line, at, method, path, status, latency_us);
+                let fields = request_line::Fields {
+                    method,
+                    path,
+                    status,
+                    latency_us,
+                    request_id: ids.request_id_bytes(),
+                    trace_id: ids.trace_id_bytes(),
+                };
+                request_line::write(line, at, &fields);
                 writer.append(line);
             }),
             RequestLines::Pretty => tracing::info!(
@@ -147,6 +168,8 @@ pub fn log_request_line(method: &Method, path: &str, status: StatusCode, started
                 path,
                 status,
                 latency_us,
+                request_id = ids.request_id(),
+                trace_id = ids.trace_id(),
             ),
         }
     }
@@ -168,13 +191,33 @@ mod tests {
 
     /// The line tracing-subscriber's JSON formatter, configured as [`init`]
     /// does, writes for the same event.
-    fn through_tracing(method: &str, path: &str, status: u16, latency_us: u64) -> String {
+    fn through_tracing(fields: &request_line::Fields) -> String {
+        let request_line::Fields {
+            method,
+            path,
+            status,
+            latency_us,
+            request_id,
+            trace_id,
+        } = *fields;
+        let (request_id, trace_id) = (
+            std::str::from_utf8(request_id).unwrap(),
+            trace_id.map(|id| std::str::from_utf8(id).unwrap()),
+        );
         let written = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&written);
         let make_writer = move || Sink(Arc::clone(&sink));
         let filter: Targets = "info".parse().unwrap();
         tracing::subscriber::with_default(json_logs(make_writer, filter), || {
-            tracing::info!(target: request_line::TARGET, method, path, status, latency_us);
+            tracing::info!(
+                target: request_line::TARGET,
+                method,
+                path,
+                status,
+                latency_us,
+                request_id,
+                trace_id,
+            );
         });
         String::from_utf8(written.lock().unwrap().clone()).unwrap()
     }
@@ -194,7 +237,8 @@ mod tests {
 
     /// Any method and path stay one line of valid JSON, the very line
     /// tracing-subscriber wrote: quotes, backslashes, control bytes, what a
-    /// client's bytes that are not UTF-8 become once decoded lossily.
+    /// client's bytes that are not UTF-8 become once decoded lossily; with
+    /// a trace id and without.
     #[test]
     fn the_request_line_is_tracing_subscribers_line_byte_for_byte() {
         let not_utf8 = String::from_utf8_lossy(b"/\xff\xfe").into_owned();
@@ -206,13 +250,23 @@ mod tests {
             "/é🚀",
             &not_utf8,
         ];
-        for (method, path) in ["GET", "M\"E\\T"]
+        let traces = [None, Some("4bf92f3577b34da6a3ce929d0e0e4736")];
+        let cases = ["GET", "M\"E\\T"]
             .into_iter()
             .flat_map(|m| paths.map(|p| (m, p)))
-        {
-            let expected = through_tracing(method, path, 200, 41);
+            .flat_map(|(m, p)| traces.map(|t| (m, p, t)));
+        for (method, path, trace_id) in cases {
+            let fields = request_line::Fields {
+                method,
+                path,
+                status: 200,
+                latency_us: 41,
+                request_id: b"0f8fad5b-d9cb-469f-a165-70867728950e",
+                trace_id: trace_id.map(str::as_bytes),
+            };
+            let expected = through_tracing(&fields);
             let mut ours = Vec::new();
-            request_line::write(&mut ours, SystemTime::now(), method, path, 200, 41);
+            request_line::write(&mut ours, SystemTime::now(), &fields);
             let ours = String::from_utf8(ours).unwrap();
             assert_eq!(ours.matches('\n').count(), 1, "{ours:?}");
             let parsed: Value = serde_json::from_str(&ours).expect("valid JSON");

@@ -92,6 +92,72 @@ fn one_json_line_per_request_with_method_path_status_and_latency() {
     }
 }
 
+/// Every answer carries its request id in `X-Request-Id`, and its line the
+/// same id: the caller's when it is plain and short, else one made here; the
+/// line also carries the trace id of a valid W3C `traceparent`.
+#[test]
+fn each_request_is_answered_and_logged_with_its_ids() {
+    let mut service = Service::start(&[]);
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let traceparent = format!("traceparent: 00-{trace}-00f067aa0ba902b7-01\r\n");
+    let requests = [
+        (
+            "/health",
+            "X-Request-Id: order-42\r\n".to_owned() + &traceparent,
+            Some("order-42"),
+            true,
+        ),
+        ("/", String::new(), None, false),
+        (
+            "/nope",
+            "X-Request-Id: not plain<>\r\n".to_owned(),
+            None,
+            false,
+        ),
+        (
+            "/ready",
+            "traceparent: 00-0-0-0\r\n".to_owned(),
+            None,
+            false,
+        ),
+    ];
+    let mut connection = service.connect();
+    let mut answered = Vec::new();
+    for (path, headers, _, _) in &requests {
+        connection.send(format!(
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}\r\n"
+        ));
+        let answer = connection.read_response(false);
+        let id = answer
+            .header("x-request-id")
+            .unwrap_or_else(|| panic!("no X-Request-Id: {answer:?}"));
+        answered.push(id.to_owned());
+    }
+    service.stop();
+
+    let lines = json_lines(&service.stdout());
+    for ((path, _, given, traced), id) in requests.iter().zip(&answered) {
+        match given {
+            Some(given) => assert_eq!(id, given),
+            None => assert!(
+                id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+                "GET {path}: made here, yet {id:?}"
+            ),
+        }
+        let line = (lines.iter().find(|line| line["path"] == *path))
+            .unwrap_or_else(|| panic!("no line for GET {path}"));
+        assert_eq!(line["request_id"], id.as_str(), "{line}");
+        let expected_trace = if *traced {
+            Value::from(trace)
+        } else {
+            Value::Null
+        };
+        assert_eq!(line["trace_id"], expected_trace, "{line}");
+    }
+    let made: std::collections::HashSet<&String> = answered[1..].iter().collect();
+    assert_eq!(made.len(), 3, "ids made here repeat: {answered:?}");
+}
+
 /// Request targets a client can send that need escaping in JSON, or are not
 /// even UTF-8, and what the service answers to each: 404 once routed (and so
 /// logged), 400 when actix-http refuses the request line before any route

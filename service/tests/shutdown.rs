@@ -254,12 +254,14 @@ fn a_panicking_handler_costs_only_its_own_request() {
     let mut in_flight = slow_request_in_flight(&service, 1000);
 
     let mut panicking = service.connect();
-    let answer = panicking.keep_alive_request("GET", "/panic");
+    panicking.send("GET /panic HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: panic-1\r\n\r\n");
+    let answer = panicking.read_response(false);
     assert_eq!(
         (answer.status, answer.text(), answer.closes()),
         (500, "{\"error\":\"internal\"}\n", true),
         "{answer:?}"
     );
+    assert_eq!(answer.header("x-request-id"), Some("panic-1"));
 
     let slow = in_flight.read_response(false);
     assert_eq!((slow.status, slow.text()), (200, "slow done\n"));
@@ -275,7 +277,9 @@ fn a_panicking_handler_costs_only_its_own_request() {
         "the panic's one log line:\n{stdout}"
     );
     assert_eq!(
-        logged(&|line| line.contains(r#""path":"/panic""#) && line.contains(r#""status":500"#)),
+        logged(&|line| line.contains(r#""path":"/panic""#)
+            && line.contains(r#""status":500"#)
+            && line.contains(r#""request_id":"panic-1""#)),
         1,
         "the request line of /panic:\n{stdout}"
     );

@@ -1,7 +1,9 @@
 //! `cargo xtask rename` on a copy of this repository: a bad name or an
 //! edited tree touches nothing; a good name renames every place the command
-//! owns, and the renamed tree builds, passes the service's tests, keeps its
-//! lock files exact and renders its Kubernetes objects under the new name.
+//! owns, and the renamed tree, with the README's "add a route" example added
+//! as a forker would, builds, passes the service's tests (the example's
+//! included), keeps its lock files exact and renders its Kubernetes objects
+//! under the new name.
 //!
 //! Needs cargo and kubectl; no Docker engine. The copy's builds go to
 //! target/repository-copies (kept: the next run recompiles only the service).
@@ -12,6 +14,35 @@ use std::process::Command;
 
 use e2e::{copy_of_repository, repository, run};
 use xtask::rename::{PLACES, current_names, rename, texts};
+
+/// The README's "Add a route." example added to `tree` as its text says:
+/// the module `service/src/orders.rs`, declared in lib.rs, mounted in
+/// `routes::configure`, and its test `service/tests/orders.rs`.
+fn add_the_readme_route(tree: &Path) {
+    let readme = std::fs::read_to_string(tree.join("README.md")).unwrap();
+    let (_, example) = readme
+        .split_once("Add a route.")
+        .expect("the README's route example");
+    let blocks: Vec<&str> = (example.split("```rust\n").skip(1).take(3))
+        .map(|block| block.split_once("```").expect("a closed code block").0)
+        .collect();
+    let [module, mount, test] = blocks[..] else {
+        panic!("the example is three Rust blocks: {blocks:#?}")
+    };
+    let edit = |file: &str, edit: &dyn Fn(String) -> String| {
+        let path = tree.join(file);
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        std::fs::write(&path, edit(text)).unwrap();
+    };
+    edit("service/src/orders.rs", &|_| module.to_owned());
+    edit("service/tests/orders.rs", &|_| test.to_owned());
+    edit("service/src/lib.rs", &|text| text + "pub mod orders;\n");
+    let last_route = "        .default_service(web::to(not_found));";
+    edit("service/src/routes.rs", &|text| {
+        assert!(text.contains(last_route), "routes::configure changed");
+        text.replacen(last_route, &format!("{mount}{last_route}"), 1)
+    });
+}
 
 /// Every file of the tree and its bytes.
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
@@ -88,6 +119,7 @@ fn rename_refuses_bad_names_and_edited_trees_then_renames_a_tree_that_builds() {
     }
 
     // The tree builds from its lock files as they are (the image builds with --locked too).
+    add_the_readme_route(&copy);
     let cargo = |args: &[&str]| e2e::cargo(&copy, "repository-copies", args);
     cargo(&["build", "--locked"]);
     let binary = repository()

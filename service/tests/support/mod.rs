@@ -71,6 +71,19 @@ impl TestApp {
     pub fn request(&self, method: &str, path: &str) -> Response {
         request(self.port, method, path)
     }
+
+    /// `POST path` with `body` as its JSON.
+    pub fn post_json(&self, path: &str, body: &str) -> Response {
+        let length = body.len();
+        exchange(
+            self.port,
+            &format!(
+                "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+                 Content-Length: {length}\r\nConnection: close\r\n\r\n{body}"
+            ),
+        )
+        .unwrap_or_else(|e| panic!("POST {path} on port {}: {e}", self.port))
+    }
 }
 
 /// Bytes a child wrote to one of its pipes, with a way to wait for more.
@@ -562,15 +575,23 @@ pub fn request(port: u16, method: &str, path: &str) -> Response {
 
 /// [`request`], with an error when the connection cannot be opened.
 pub fn try_request(port: u16, method: &str, path: &str) -> io::Result<Response> {
-    let mut connection = Connection::try_open(port)?;
     let body_length = if matches!(method, "POST" | "PUT") {
         "Content-Length: 0\r\n"
     } else {
         ""
     };
-    connection.send(format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{body_length}Connection: close\r\n\r\n"
-    ));
+    exchange(
+        port,
+        &format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{body_length}Connection: close\r\n\r\n"
+        ),
+    )
+}
+
+/// Sends `request` (with `Connection: close`) on a new connection; the answer.
+fn exchange(port: u16, request: &str) -> io::Result<Response> {
+    let mut connection = Connection::try_open(port)?;
+    connection.send(request);
     let raw = connection.read_to_end();
     let text = String::from_utf8(raw).expect("UTF-8 response");
     let (head, body) = text
