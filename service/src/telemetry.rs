@@ -192,18 +192,7 @@ mod tests {
     /// The line tracing-subscriber's JSON formatter, configured as [`init`]
     /// does, writes for the same event.
     fn through_tracing(fields: &request_line::Fields) -> String {
-        let request_line::Fields {
-            method,
-            path,
-            status,
-            latency_us,
-            request_id,
-            trace_id,
-        } = *fields;
-        let (request_id, trace_id) = (
-            std::str::from_utf8(request_id).unwrap(),
-            trace_id.map(|id| std::str::from_utf8(id).unwrap()),
-        );
+        let text = |bytes| std::str::from_utf8(bytes).unwrap();
         let written = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&written);
         let make_writer = move || Sink(Arc::clone(&sink));
@@ -211,12 +200,12 @@ mod tests {
         tracing::subscriber::with_default(json_logs(make_writer, filter), || {
             tracing::info!(
                 target: request_line::TARGET,
-                method,
-                path,
-                status,
-                latency_us,
-                request_id,
-                trace_id,
+                method = fields.method,
+                path = fields.path,
+                status = fields.status,
+                latency_us = fields.latency_us,
+                request_id = text(fields.request_id),
+                trace_id = fields.trace_id.map(text),
             );
         });
         String::from_utf8(written.lock().unwrap().clone()).unwrap()
