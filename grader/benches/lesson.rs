@@ -17,6 +17,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use grader::grading::checks::final_base;
 use toolkit::docker;
 
 #[path = "../tests/support/mod.rs"]
@@ -52,14 +53,24 @@ fn measure() -> Result<Measured> {
     let engine = toolkit::engine::ensure_engine()?;
     lesson::debian_slim()?;
     let (tree, _removed) = toolkit::copy_of_tree(&lesson::repository())?;
-    let mut bases = BTreeMap::new();
-    for step in STEPS.iter().filter(|step| step.base != "scratch") {
-        let size = toolkit::engine::inspect_image(step.base)?.size;
-        bases.insert(step.base.to_owned(), size);
+    // Each step's final base, as its Dockerfile says, and each base's size
+    // and layer count, asked of the engine once.
+    let step_bases = (STEPS.iter())
+        .map(|step| {
+            let text = std::fs::read_to_string(tree.join(step.file))?;
+            final_base(&text).with_context(|| format!("{} has no FROM", step.file))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let (mut bases, mut base_layers) =
+        (BTreeMap::new(), BTreeMap::from([("scratch".to_owned(), 0)]));
+    for base in step_bases.iter().filter(|base| *base != "scratch") {
+        if !bases.contains_key(base) {
+            bases.insert(base.clone(), toolkit::engine::inspect_image(base)?.size);
+            base_layers.insert(base.clone(), toolkit::engine::history(base)?.len());
+        }
     }
-    let steps = STEPS
-        .iter()
-        .map(|step| measure_step(&tree, step))
+    let steps = (STEPS.iter().zip(&step_bases))
+        .map(|(step, base)| measure_step(&tree, step, base_layers[base]))
         .collect::<Result<Vec<_>>>()?;
     let now = time::OffsetDateTime::now_utc();
     Ok(Measured {
@@ -72,7 +83,8 @@ fn measure() -> Result<Measured> {
     })
 }
 
-fn measure_step(tree: &Path, step: &lesson::Step) -> Result<StepFigures> {
+/// Measures `step`, whose final stage's base has `base_layers` layers.
+fn measure_step(tree: &Path, step: &lesson::Step, base_layers: usize) -> Result<StepFigures> {
     eprintln!("step {}: {}", step.id, step.file);
     docker::run(&["builder", "prune", "--all", "--force"])?;
     let spec = lesson::build_spec(tree, step.file, &lesson::tag(step.file));
@@ -89,10 +101,6 @@ fn measure_step(tree: &Path, step: &lesson::Step) -> Result<StepFigures> {
             step.fails
         );
     }
-    let base_layers = match step.base {
-        "scratch" => 0,
-        base => toolkit::engine::history(base)?.len(),
-    };
     let history = lesson::own_layers(&grade.evidence.history, base_layers);
     let size = grade.evidence.image.size;
 

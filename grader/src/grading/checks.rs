@@ -328,6 +328,12 @@ impl Stage {
     }
 }
 
+/// The image the last stage of `dockerfile` starts from (its `ARG`
+/// defaults resolved): the base of what a build ships.
+pub fn final_base(dockerfile: &str) -> Option<String> {
+    stages(dockerfile).pop().map(|stage| stage.base)
+}
+
 fn stages(dockerfile: &str) -> Vec<Stage> {
     let mut defaults = Vec::new();
     let mut stages: Vec<Stage> = Vec::new();
@@ -744,6 +750,7 @@ mod tests {
             bases,
             [("rust:1.95.0-slim", Some("build")), ("scratch", None)]
         );
+        assert_eq!(final_base(dockerfile).as_deref(), Some("scratch"));
     }
 
     fn multi_stage_verdict(dockerfile: &str) -> (Status, String) {

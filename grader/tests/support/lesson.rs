@@ -25,8 +25,6 @@ pub struct Step {
     pub id: &'static str,
     /// The Dockerfile, from the repository's root (the build's context).
     pub file: &'static str,
-    /// The final stage's base: the step's own history is what lies above it.
-    pub base: &'static str,
     /// The lab criteria the grader fails it on.
     pub fails: &'static [&'static str],
     /// The mistakes this step shows: its Dockerfile with one thing wrong.
@@ -40,7 +38,6 @@ pub struct Mistake {
     pub fails: &'static [&'static str],
 }
 
-const RUST: &str = "rust:1.95.0-slim-bookworm";
 /// What the steps between the naive image and `FROM scratch` run on.
 pub const DEBIAN_SLIM: &str = "debian:bookworm-slim";
 
@@ -49,14 +46,12 @@ pub const STEPS: &[Step] = &[
     Step {
         id: "naive",
         file: "Dockerfile.naive",
-        base: RUST,
         fails: &["multi-stage", "size", "healthcheck", "non-root"],
         mistakes: &[],
     },
     Step {
         id: "multi-stage",
         file: "docs/lesson/02-multi-stage.Dockerfile",
-        base: DEBIAN_SLIM,
         fails: &["healthcheck", "non-root"],
         mistakes: &[Mistake {
             id: "shell-form",
@@ -67,21 +62,18 @@ pub const STEPS: &[Step] = &[
     Step {
         id: "dependency-cache",
         file: "docs/lesson/03-dependency-cache.Dockerfile",
-        base: DEBIAN_SLIM,
         fails: &["healthcheck", "non-root"],
         mistakes: &[],
     },
     Step {
         id: "non-root",
         file: "docs/lesson/04-non-root.Dockerfile",
-        base: DEBIAN_SLIM,
         fails: &["healthcheck"],
         mistakes: &[],
     },
     Step {
         id: "healthcheck",
         file: "docs/lesson/05-healthcheck.Dockerfile",
-        base: DEBIAN_SLIM,
         fails: &[],
         mistakes: &[
             Mistake {
@@ -99,14 +91,12 @@ pub const STEPS: &[Step] = &[
     Step {
         id: "static-scratch",
         file: "docs/lesson/06-static-scratch.Dockerfile",
-        base: "scratch",
         fails: &[],
         mistakes: &[],
     },
     Step {
         id: "production",
         file: "Dockerfile",
-        base: "scratch",
         fails: &[],
         mistakes: &[],
     },
@@ -411,7 +401,6 @@ pub fn render(measured: &Measured, lang: Lang, template: &str) -> Result<String>
             id => step.id,
             file => step.file,
             link => link(step.file),
-            base => step.base,
             size => size_in(lang, figures.size),
             cold_build => lang.say("{} s", &[format!("{:.0}", figures.cold_build)]),
             rebuild => lang.say("{} s", &[format!("{:.0}", figures.rebuild)]),
