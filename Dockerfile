@@ -27,6 +27,13 @@ ARG RUST_IMAGE=rust:1.95.0-slim-bookworm
 # checkov:skip=CKV_DOCKER_7: checkov cannot resolve ${RUST_IMAGE}, whose default above is an exact tag (verify: pinned-base).
 FROM ${RUST_IMAGE} AS build
 
+# cargo-auditable, pinned: `cargo auditable build` (below) embeds the list of crates compiled in, so that
+# scanners (Trivy, Grype, Syft) see the dependencies of a binary in an image with no package database.
+# Compiled once from crates.io into this cached layer, before the sources are copied in: editing them
+# never compiles it again.
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    cargo install --locked cargo-auditable@0.7.7
+
 # A fixed path: it ends up in the binary (panic locations), so the same sources give the same bytes.
 WORKDIR /src
 
@@ -46,7 +53,7 @@ COPY .cargo/ .cargo/
 # The service's sources, last: editing them invalidates only the compile step below.
 COPY service/ service/
 
-# Compile. The cache mounts keep crates.io downloads and compiled dependencies between builds, outside any layer,
+# Compile, the crate list embedded (cargo-auditable, above). The cache mounts keep crates.io downloads and compiled dependencies between builds, outside any layer,
 # so a source edit recompiles only the service. --target makes +crt-static (glibc linked in: the binary needs no
 # libc at run time) apply to the service but not to proc-macros and build scripts, which must stay dynamic; it is
 # the build machine's own (x86_64, or aarch64 when buildx emulates linux/arm64 in the release workflow).
@@ -55,7 +62,7 @@ COPY service/ service/
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,id=image-lab-target,sharing=locked,target=/src/target \
     RUSTFLAGS='-C target-feature=+crt-static' \
-    cargo build --release --locked -p service --target "$(uname -m)-unknown-linux-gnu" \
+    cargo auditable build --release --locked -p service --target "$(uname -m)-unknown-linux-gnu" \
  && cp "target/$(uname -m)-unknown-linux-gnu/release/service" /out/service \
  && touch -d @0 /out/service
 

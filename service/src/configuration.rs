@@ -21,6 +21,7 @@ use tracing_subscriber::filter::Targets;
 struct RawSettings {
     #[serde(default = "default_port")]
     port: u16,
+    metrics_port: Option<String>,
     host: Option<String>,
     rocket_size: Option<String>,
     lab_login: Option<String>,
@@ -37,6 +38,9 @@ fn default_port() -> u16 {
     8000
 }
 
+/// The metrics port when `METRICS_PORT` is unset: the service's 8000 plus 1000.
+const DEFAULT_METRICS_PORT: u16 = 9000;
+
 fn default_shutdown_timeout() -> u64 {
     5
 }
@@ -48,6 +52,9 @@ pub struct Settings {
     pub host: IpAddr,
     /// `PORT`: TCP port (default 8000; 0 picks a free one, used by tests).
     pub port: u16,
+    /// `METRICS_PORT`: TCP port of `/metrics` (default 9000; 0 picks a free
+    /// one; `off`: no metrics at all).
+    pub metrics_port: Option<u16>,
     /// `ROCKET_SIZE`: shown by `GET /` (default `Small`).
     pub rocket_size: String,
     /// `LAB_LOGIN`: the student's login (default `unknown`).
@@ -150,6 +157,17 @@ impl Settings {
                 .parse()
                 .map_err(|_| invalid("HOST", &host, "an IP address such as 0.0.0.0 or ::"))?,
         };
+        let metrics_port = match raw.metrics_port.as_deref() {
+            None => Some(DEFAULT_METRICS_PORT),
+            Some("off") => None,
+            Some(port) => Some(port.parse().map_err(|_| {
+                invalid(
+                    "METRICS_PORT",
+                    port,
+                    "a port number from 0 to 65535, or off",
+                )
+            })?),
+        };
         let workers = match raw.workers {
             None => std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
             Some(n) => NonZeroUsize::new(n)
@@ -175,6 +193,7 @@ impl Settings {
         Ok(Self {
             host,
             port: raw.port,
+            metrics_port,
             rocket_size: raw.rocket_size.unwrap_or_else(|| "Small".to_owned()),
             lab_login: raw.lab_login.unwrap_or_else(unknown),
             lab_token: raw.lab_token.unwrap_or_else(unknown),
@@ -203,6 +222,7 @@ mod tests {
     fn defaults_match_the_flask_original() {
         let s = settings(&[]).unwrap();
         assert_eq!(s.port, 8000);
+        assert_eq!(s.metrics_port, Some(9000));
         assert_eq!(s.host.to_string(), "0.0.0.0");
         assert_eq!(s.rocket_size, "Small");
         assert_eq!(s.lab_login, "unknown");
@@ -224,6 +244,7 @@ mod tests {
     fn values_are_read() {
         let s = settings(&[
             ("PORT", "9000"),
+            ("METRICS_PORT", "9100"),
             ("HOST", "::1"),
             ("ROCKET_SIZE", "Big"),
             ("SECRET", "s3"),
@@ -234,6 +255,11 @@ mod tests {
         ])
         .unwrap();
         assert_eq!((s.port, s.host.to_string()), (9000, "::1".to_owned()));
+        assert_eq!(s.metrics_port, Some(9100));
+        assert_eq!(
+            settings(&[("METRICS_PORT", "off")]).unwrap().metrics_port,
+            None
+        );
         assert_eq!(s.rocket_size, "Big");
         assert_eq!(s.secret.unwrap().expose(), "s3");
         assert_eq!(s.shutdown_timeout, Duration::from_secs(2));
@@ -246,6 +272,8 @@ mod tests {
         for (vars, needles) in [
             (&[("PORT", "abc")][..], ["PORT", "'abc'"]),
             (&[("PORT", "70000")], ["PORT", "'70000'"]),
+            (&[("METRICS_PORT", "70000")], ["METRICS_PORT", "'70000'"]),
+            (&[("METRICS_PORT", "no")], ["METRICS_PORT", "'no'"]),
             (&[("SHUTDOWN_TIMEOUT", "-1")], ["SHUTDOWN_TIMEOUT", "'-1'"]),
             (
                 &[("SHUTDOWN_TIMEOUT", "soon")],

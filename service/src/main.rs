@@ -60,7 +60,7 @@ fn serve() -> ExitCode {
     let _log_guard = telemetry::init(&settings);
     let served = actix_web::rt::System::new().block_on(async {
         let application = Application::build(&settings)?;
-        telemetry::log_settings(&settings, application.port());
+        telemetry::log_settings(&settings, application.port(), application.metrics_port());
         application.run_until_stopped().await
     });
     match served {

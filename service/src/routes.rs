@@ -75,7 +75,7 @@ impl AppState {
     }
 }
 
-fn respond(status: StatusCode, content_type: HeaderValue, body: Bytes) -> HttpResponse {
+pub(crate) fn respond(status: StatusCode, content_type: HeaderValue, body: Bytes) -> HttpResponse {
     let mut response = HttpResponse::with_body(status, BoxBody::new(body));
     response.headers_mut().insert(CONTENT_TYPE, content_type);
     response
@@ -142,7 +142,7 @@ async fn proof(state: web::Data<AppState>) -> HttpResponse {
     respond(*status, JSON, body.clone())
 }
 
-async fn not_found() -> HttpResponse {
+pub(crate) async fn not_found() -> HttpResponse {
     respond(
         StatusCode::NOT_FOUND,
         JSON,
@@ -186,6 +186,9 @@ where
     F::Output: Responder + 'static,
 {
     web::resource(path)
+        // Named by its own pattern, so that /metrics knows it without
+        // building the pattern each request (see metrics.rs).
+        .name(path)
         .route(
             web::route()
                 .guard(guard::fn_guard(|context| {

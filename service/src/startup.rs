@@ -3,6 +3,7 @@
 use std::io;
 use std::net::TcpListener;
 use std::pin::pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_http::HttpService;
@@ -16,6 +17,7 @@ use futures_util::future::{Either, ready, select};
 
 use crate::backpressure::Backpressure;
 use crate::configuration::Settings;
+use crate::metrics::{self, RequestMetrics};
 use crate::panics;
 use crate::request_id::{RequestIds, X_REQUEST_ID};
 use crate::routes::{self, AppState};
@@ -32,6 +34,7 @@ const CLIENT_DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 pub struct Application {
     server: Server,
     port: u16,
+    metrics_port: Option<u16>,
     signals: Signals,
     draining: Draining,
 }
@@ -59,7 +62,11 @@ impl Application {
         let connections = lifecycle.clone();
         let app_lifecycle = lifecycle.clone();
         let local_address = listener.local_addr()?;
+        let (registry, request_metrics) = metrics::register();
+        let request_metrics = settings.metrics_port.map(|_| request_metrics);
         let app = move || {
+            // Each worker its own handle: a request clones it without an atomic.
+            let request_metrics = request_metrics.as_ref().map(RequestMetrics::for_worker);
             App::new()
                 .app_data(app_lifecycle.clone())
                 // Every answer's last steps, as one middleware of the
@@ -67,15 +74,30 @@ impl Application {
                 // boxes a future and calls through a `dyn` service (two
                 // `from_fn` layers cost some 500 instructions a request more,
                 // counted with callgrind: see request_line.rs).
-                .wrap_fn(|request, app| {
+                .wrap_fn(move |request, app| {
                     let started = Instant::now();
                     let ids = RequestIds::of(request.headers());
+                    let in_flight = request_metrics
+                        .as_ref()
+                        .map(|metrics| metrics.begin(request.method()));
                     let answered = panics::answer_500_on_panic(app, request, started, ids);
                     async move {
-                        let mut response = answered.await?;
+                        let mut response = match answered.await {
+                            Ok(response) => response,
+                            Err(error) => {
+                                if let Some(in_flight) = in_flight {
+                                    let status = error.as_response_error().status_code();
+                                    in_flight.failed(status, started.elapsed());
+                                }
+                                return Err(error);
+                            }
+                        };
                         shutdown::close_if_draining(&mut response);
                         response.headers_mut().insert(X_REQUEST_ID, ids.header());
                         telemetry::log_request(&response, started, &ids);
+                        if let Some(in_flight) = in_flight {
+                            in_flight.answered(&response, started.elapsed());
+                        }
                         Ok(response)
                     }
                 })
@@ -84,7 +106,7 @@ impl Application {
         };
         let builder = actix_server::Server::build();
         let stop_signal = builder.graceful_shutdown_signal();
-        let server = builder
+        let mut builder = builder
             .workers(settings.workers.get())
             .shutdown_timeout(settings.shutdown_timeout.as_secs())
             // Signals are handled in shutdown.rs, which also drains sooner and
@@ -117,8 +139,30 @@ impl Application {
                     ready(Ok::<_, DispatchError>((Backpressure::new(stream), peer)))
                 })
                 .and_then(http)
-            })?
-            .run();
+            })?;
+        // /metrics on a port of its own: see the README's "Metrics".
+        let metrics_port = match settings.metrics_port {
+            None => None,
+            Some(port) => {
+                let listener = TcpListener::bind((settings.host, port))?;
+                let port = listener.local_addr()?.port();
+                let registry = Arc::new(registry);
+                builder = builder.listen("metrics", listener, move || {
+                    let registry = Arc::clone(&registry);
+                    let app = App::new()
+                        .configure(move |config| metrics::configure_endpoint(config, registry));
+                    HttpService::build()
+                        .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
+                        .h1(map_config(
+                            app.into_factory().map_err(|error| error.error_response()),
+                            move |()| AppConfig::default(),
+                        ))
+                        .tcp()
+                })?;
+                Some(port)
+            }
+        };
+        let server = builder.run();
         let draining = Draining {
             server: server.handle(),
             lifecycle,
@@ -128,6 +172,7 @@ impl Application {
         Ok(Self {
             server,
             port,
+            metrics_port,
             signals,
             draining,
         })
@@ -136,6 +181,11 @@ impl Application {
     /// The port actually bound (useful with `PORT=0`).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port `/metrics` is served on, if any (`METRICS_PORT=off`: none).
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
     }
 
     /// Serves until a SIGTERM or SIGINT has been handled and the drain is

@@ -99,11 +99,13 @@ pub fn print_line(line: &str) {
     }
 }
 
-/// The start-up line: the effective configuration, with SECRET redacted.
-pub fn log_settings(settings: &Settings, port: u16) {
+/// The start-up line: the effective configuration, with SECRET redacted,
+/// and the ports bound (`metrics_port` absent when the metrics are off).
+pub fn log_settings(settings: &Settings, port: u16, metrics_port: Option<u16>) {
     tracing::info!(
         host = %settings.host,
         port,
+        metrics_port,
         rocket_size = %settings.rocket_size,
         lab_login = %settings.lab_login,
         lab_token = %settings.lab_token,

@@ -22,7 +22,7 @@ use nix::sys::signal::Signal::{self, SIGINT, SIGTERM};
 use service::configuration::Settings;
 use service::startup::Application;
 use service::telemetry;
-use support::{Connection, Service, address};
+use support::{Connection, Samples, Service, address};
 
 const ROLE: &str = "SHUTDOWN_TEST_ROLE";
 const SLOW_STARTED: &str = "slow request started";
@@ -64,7 +64,7 @@ fn serve_with_slow_route() -> ExitCode {
                 }),
             );
         })?;
-        telemetry::log_settings(&settings, application.port());
+        telemetry::log_settings(&settings, application.port(), application.metrics_port());
         application.run_until_stopped().await
     });
     match served {
@@ -267,6 +267,13 @@ fn a_panicking_handler_costs_only_its_own_request() {
     assert_eq!((slow.status, slow.text()), (200, "slow done\n"));
     assert_eq!(idle.keep_alive_request("GET", "/health").status, 200);
     assert_eq!(service.request("GET", "/ready").status, 200);
+    // Counted as answered 500; its route went down with the handler.
+    let requests = Samples::scrape(service.metrics_port()).series("http_requests_total");
+    assert_eq!(
+        requests.get("method=GET,route=panicked,status=500"),
+        Some(&1.0),
+        "{requests:?}"
+    );
     service.stop();
 
     let stdout = service.stdout();

@@ -1,5 +1,8 @@
 //! What the repository's structural tests share: a copy of the tree as git
-//! sees it, removed at the end, and commands run in it.
+//! sees it, removed at the end, and commands run in it; and a real
+//! Prometheus for the image's metrics ([`prometheus`]).
+
+pub mod prometheus;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -4,7 +4,8 @@
 //! drifts from the code (a port, a probe path, a grace period shorter than the
 //! drain) fails here, before any cluster sees it.
 //!
-//! Needs kubectl (kustomize is built in); no cluster, no Docker engine.
+//! Needs kubectl (kustomize is built in) and promtool (the alerts in
+//! deploy/prometheus); no cluster, no Docker engine.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -110,8 +111,14 @@ fn seconds(value: &Value, what: &str) -> u64 {
 }
 
 #[test]
-fn the_container_port_is_the_port_the_service_listens_on() {
-    let Settings { host, port, .. } = settings();
+fn the_container_ports_are_the_ports_the_service_listens_on() {
+    let Settings {
+        host,
+        port,
+        metrics_port,
+        ..
+    } = settings();
+    let metrics_port = metrics_port.expect("metrics on in the pod");
     assert!(
         host.is_unspecified(),
         "the service must listen on every interface for the probes and the Service to reach it, not {host}"
@@ -122,16 +129,55 @@ fn the_container_port_is_the_port_the_service_listens_on() {
     );
     assert_eq!(
         container()["ports"],
-        json!([{"name": "http", "containerPort": port, "protocol": "TCP"}])
+        json!([
+            {"name": "http", "containerPort": port, "protocol": "TCP"},
+            {"name": "metrics", "containerPort": metrics_port, "protocol": "TCP"},
+        ])
     );
-    // The Service and the NetworkPolicy lead there.
+    // The Service leads clients to the service's port only; the NetworkPolicy
+    // lets anyone in there, and only the monitoring namespace to the metrics.
     assert_eq!(
         object("Service")["spec"]["ports"],
         json!([{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}])
     );
     assert_eq!(
         object("NetworkPolicy")["spec"]["ingress"],
-        json!([{"ports": [{"port": port, "protocol": "TCP"}]}])
+        json!([
+            {"ports": [{"port": port, "protocol": "TCP"}]},
+            {
+                "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+                "ports": [{"port": metrics_port, "protocol": "TCP"}],
+            },
+        ])
+    );
+}
+
+#[test]
+fn prometheus_is_told_where_the_metrics_are() {
+    let annotations = &object("Deployment")["spec"]["template"]["metadata"]["annotations"];
+    let metrics_port = settings().metrics_port.expect("metrics on in the pod");
+    assert_eq!(annotations["prometheus.io/scrape"], "true");
+    assert_eq!(annotations["prometheus.io/port"], metrics_port.to_string());
+    let path = annotations["prometheus.io/path"].as_str().expect("a path");
+    // The path answers on the metrics port's own app, in the OpenMetrics format.
+    let content_type = actix_web::rt::System::new().block_on(async {
+        let (registry, _) = service::metrics::register();
+        let registry = std::sync::Arc::new(registry);
+        let app = init_service(
+            App::new().configure(|config| service::metrics::configure_endpoint(config, registry)),
+        )
+        .await;
+        let answer = call_service(&app, TestRequest::get().uri(path).to_request()).await;
+        assert_eq!(answer.status(), 200, "GET {path} on the metrics port");
+        let content_type = answer
+            .headers()
+            .get("content-type")
+            .expect("a content type");
+        content_type.to_str().unwrap().to_owned()
+    });
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
     );
 }
 
@@ -299,4 +345,43 @@ fn two_replicas_roll_without_going_below_two() {
         object("NetworkPolicy")["spec"]["podSelector"]["matchLabels"],
         *labels
     );
+}
+
+/// `promtool` with `args` in deploy/prometheus: its output, once it succeeded.
+fn promtool(args: &[&str]) -> String {
+    let output = Command::new("promtool")
+        .args(args)
+        .current_dir(repository().join("deploy/prometheus"))
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run promtool ({e}): install Debian's prometheus package (.ci/run does)")
+        });
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "promtool {args:?}:\n{said}");
+    said
+}
+
+#[test]
+fn the_alerts_are_valid_and_fire_as_their_tests_say() {
+    assert!(promtool(&["check", "rules", "alerts.yml"]).contains("SUCCESS: 3 rules found"));
+    promtool(&["test", "rules", "alerts.test.yml"]);
+    // Each asks for the namespace the manifests deploy into, and no other.
+    let namespace = object("Namespace")["metadata"]["name"]
+        .as_str()
+        .expect("a name");
+    let alerts = std::fs::read_to_string(repository().join("deploy/prometheus/alerts.yml"))
+        .expect("deploy/prometheus/alerts.yml");
+    let asked: Vec<&str> = alerts
+        .split("namespace=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert_eq!(asked, [namespace; 4]);
+    // MemoryNearLimit's limit is the container's.
+    assert_eq!(container()["resources"]["limits"]["memory"], "64Mi");
+    assert!(alerts.contains("> 0.8 * 64 * 1024 * 1024"), "{alerts}");
 }

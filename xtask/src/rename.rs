@@ -57,6 +57,8 @@ pub const PLACES: &[(&str, &str)] = &[
     ("deploy/k8s/service.yaml", "{project}"),
     ("deploy/k8s/poddisruptionbudget.yaml", "{project}"),
     ("deploy/k8s/networkpolicy.yaml", "{project}"),
+    ("deploy/prometheus/alerts.yml", "{project}"),
+    ("deploy/prometheus/alerts.test.yml", "{project}"),
     ("docs/deploy.md", "{project}"),
     (
         "tests/tests/image.rs",

@@ -215,7 +215,7 @@ impl Started {
 
     /// What it showed, `first_answer` the outcome of the wait on it.
     fn observe(&self, image: &str, first_answer: FirstAnswer) -> Observed {
-        let port = self.run.publish.unwrap_or(APP_PORT);
+        let port = self.run.publish.first().copied().unwrap_or(APP_PORT);
         let first_answer = first_answer.map_err(|why| format!("no answer on port {port}: {why}"));
         let state = (self.container.inspect().map(|c| c.state)).unwrap_or_default();
         let standing = Standing {

@@ -7,6 +7,7 @@
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
@@ -40,14 +41,20 @@ pub fn address(port: u16) -> SocketAddr {
 /// The application served in-process, as zero2prod's `spawn_app` does.
 pub struct TestApp {
     pub port: u16,
+    /// Where `/metrics` is served (`METRICS_PORT=off`: nowhere).
+    pub metrics_port: Option<u16>,
 }
 
-/// Builds the application from `env` (over `HOST=127.0.0.1 PORT=0`: the
-/// kernel picks the port) and serves it on a thread of its own until the
-/// test binary exits; returns once it listens.
+/// Builds the application from `env` (over `HOST=127.0.0.1 PORT=0
+/// METRICS_PORT=0`, which it may override: the kernel picks the ports, so
+/// that tests run side by side) and serves it on a thread of its own until the test binary exits;
+/// returns once it listens.
 pub fn spawn_app(env: &[(&str, &str)]) -> TestApp {
-    let vars: Vec<(String, String)> = [("HOST", "127.0.0.1"), ("PORT", "0")]
+    let base = [("HOST", "127.0.0.1"), ("PORT", "0"), ("METRICS_PORT", "0")];
+    let overridden = |name: &&str| env.iter().any(|(given, _)| given == name);
+    let vars: Vec<(String, String)> = base
         .iter()
+        .filter(|(name, _)| !overridden(name))
         .chain(env)
         .map(|(name, value)| (name.to_string(), value.to_string()))
         .collect();
@@ -57,14 +64,13 @@ pub fn spawn_app(env: &[(&str, &str)]) -> TestApp {
         actix_web::rt::System::new().block_on(async move {
             let app = service::startup::Application::build(&settings).expect("bind 127.0.0.1:0");
             port_sender
-                .send(app.port())
+                .send((app.port(), app.metrics_port()))
                 .expect("the test waits for the port");
             app.run_until_stopped().await
         })
     });
-    TestApp {
-        port: port.recv_timeout(START_DEADLINE).expect("the app is built"),
-    }
+    let (port, metrics_port) = port.recv_timeout(START_DEADLINE).expect("the app is built");
+    TestApp { port, metrics_port }
 }
 
 impl TestApp {
@@ -193,6 +199,9 @@ impl Service {
         if let Some(path) = std::env::var_os("PATH") {
             command.env("PATH", path);
         }
+        // Any free port for /metrics, unless the test says otherwise: tests
+        // run side by side, and the default 9000 fits one at a time.
+        command.env("METRICS_PORT", "0");
         command.envs(env.iter().copied());
         let port = env
             .iter()
@@ -308,6 +317,18 @@ impl Service {
     }
 
     /// Everything written to stdout so far.
+    /// The port its `/metrics` listens on, from its start-up line.
+    pub fn metrics_port(&self) -> u16 {
+        let stdout = self.stdout();
+        stdout
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .find(|line| line["message"] == "listening")
+            .and_then(|line| line["metrics_port"].as_u64())
+            .and_then(|port| u16::try_from(port).ok())
+            .unwrap_or_else(|| panic!("no metrics_port in the start-up line:\n{stdout}"))
+    }
+
     pub fn stdout(&self) -> String {
         self.stdout.text()
     }
@@ -563,6 +584,67 @@ impl Connection {
             }
         }
         std::mem::take(&mut self.buffer)
+    }
+}
+
+/// The samples of a `/metrics` answer: each line's name, labels and value.
+pub struct Samples(Vec<(String, BTreeMap<String, String>, f64)>);
+
+impl Samples {
+    /// `GET /metrics` on `port`; panics unless it answers 200.
+    pub fn scrape(port: u16) -> Self {
+        let answer = request(port, "GET", "/metrics");
+        assert_eq!(answer.status, 200, "GET /metrics: {answer:?}");
+        Self::parse(answer.text())
+    }
+
+    /// The sample lines of the exposition text `text`, as
+    /// `name{label="value",...} number`: the form this service's metrics
+    /// take (no spaces, commas or quotes inside a label's value).
+    pub fn parse(text: &str) -> Self {
+        let sample = |line: &str| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (name, labels) = match series.split_once('{') {
+                Some((name, labels)) => (name, labels.strip_suffix('}')?),
+                None => (series, ""),
+            };
+            let labels = labels
+                .split(',')
+                .filter(|label| !label.is_empty())
+                .map(|label| {
+                    let (key, value) = label.split_once('=')?;
+                    Some((key.to_owned(), value.trim_matches('"').to_owned()))
+                })
+                .collect::<Option<_>>()?;
+            Some((name.to_owned(), labels, value.parse().ok()?))
+        };
+        let lines = text.lines().filter(|line| !line.starts_with('#'));
+        Self(
+            lines
+                .map(|line| sample(line).unwrap_or_else(|| panic!("not a sample: {line:?}")))
+                .collect(),
+        )
+    }
+
+    /// Every series of metric `name`: its labels, as `k=v` joined by
+    /// commas in name order, and its value.
+    pub fn series(&self, name: &str) -> BTreeMap<String, f64> {
+        self.0
+            .iter()
+            .filter(|(sample, _, _)| sample == name)
+            .map(|(_, labels, value)| {
+                let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                (labels.join(","), *value)
+            })
+            .collect()
+    }
+
+    /// The value of the one series of `name` without labels.
+    pub fn value(&self, name: &str) -> f64 {
+        self.series(name)
+            .get("")
+            .copied()
+            .unwrap_or_else(|| panic!("no {name} without labels"))
     }
 }
 

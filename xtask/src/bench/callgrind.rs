@@ -34,6 +34,7 @@ pub fn command(program: &Path, port: &str) -> Cmd {
         .arg(program)
         .env("HOST", "127.0.0.1")
         .env("PORT", port)
+        .env("METRICS_PORT", "0")
         .env("WORKERS", "1")
 }
 

@@ -115,7 +115,13 @@ impl Peers {
 
     /// How a host peer is started; `port` is a number, or `$PORT` to show it.
     fn host_command(&self, kind: Kind, port: &str) -> HostCommand {
-        let env = vec![("PORT", port.to_owned()), ("HOST", "127.0.0.1".to_owned())];
+        // The service's metrics on any free port: its default, 9000, would
+        // be one port for every peer and run the bench starts.
+        let env = vec![
+            ("PORT", port.to_owned()),
+            ("HOST", "127.0.0.1".to_owned()),
+            ("METRICS_PORT", "0".to_owned()),
+        ];
         let bind = format!("127.0.0.1:{port}");
         let gunicorn = ["--workers", "2", "--bind", &bind, "app:app"];
         let (program, args, env, in_flask) = match kind {
@@ -148,7 +154,8 @@ impl Peers {
         Ok(Run::new(image)
             .network("host")
             .env("PORT", port)
-            .env("HOST", "127.0.0.1"))
+            .env("HOST", "127.0.0.1")
+            .env("METRICS_PORT", "0"))
     }
 
     /// How the peer is started, as a user would type it (`$PORT` for the port).

@@ -16,7 +16,8 @@ use bollard::models::{
     ContainerCreateBody, ExecConfig, HostConfig, HostConfigLogConfig, PortBinding,
 };
 use bollard::query_parameters::{
-    CreateContainerOptions, LogsOptions, StartContainerOptions, StopContainerOptions, TopOptions,
+    CreateContainerOptions, DownloadFromContainerOptions, LogsOptions, StartContainerOptions,
+    StopContainerOptions, TopOptions,
 };
 use futures_util::StreamExt;
 use time::OffsetDateTime;
@@ -79,8 +80,9 @@ impl Confinement {
 pub struct Run {
     pub image: String,
     pub env: Vec<(String, String)>,
-    /// Container port to publish on a free 127.0.0.1 port.
-    pub publish: Option<u16>,
+    /// Container ports to publish, each on a free 127.0.0.1 port; the
+    /// first is the one [`Container::endpoint`] answers on.
+    pub publish: Vec<u16>,
     pub read_only: bool,
     /// `--cap-drop ALL --security-opt no-new-privileges`.
     pub hardened: bool,
@@ -110,7 +112,7 @@ impl Run {
     }
 
     pub fn publish(mut self, container_port: u16) -> Self {
-        self.publish = Some(container_port);
+        self.publish.push(container_port);
         self
     }
 
@@ -119,9 +121,9 @@ impl Run {
         self
     }
 
-    /// `docker run` of container `name`, `host_port` the port to publish on
-    /// (empty: one the engine picks), confined or not.
-    fn command(&self, name: &str, host_port: &str, confined: bool) -> Cmd {
+    /// `docker run` of container `name`, each port published on the same
+    /// host port (`shown`) or on one the engine picks, confined or not.
+    fn command(&self, name: &str, shown: bool, confined: bool) -> Cmd {
         let hardened = [
             "--cap-drop",
             HARDENED_CAP_DROP,
@@ -132,11 +134,14 @@ impl Run {
             (Some(confinement), true) => confinement.flags(),
             _ => String::new(),
         };
-        let publish = |port| format!("127.0.0.1:{host_port}:{port}");
+        let publish = |port: &u16| match shown {
+            true => format!("127.0.0.1:{port}:{port}"),
+            false => format!("127.0.0.1::{port}"),
+        };
         Cmd::new("docker")
             .args(["run", "--detach", "--name", name])
             .args(confinement.split_whitespace())
-            .opt("--publish", self.publish.map(publish))
+            .opt("--publish", self.publish.iter().map(publish))
             .opt("--network", &self.network)
             .args(self.read_only.then_some("--read-only"))
             .args(if self.hardened { &hardened[..] } else { &[] })
@@ -148,9 +153,7 @@ impl Run {
     /// The `docker run` command as a student would type it (`NAME` for the
     /// container's name, the container port for the host port).
     pub fn shown_command(&self) -> String {
-        let host_port = self.publish.map(|port| port.to_string());
-        self.command("NAME", &host_port.unwrap_or_default(), false)
-            .shown()
+        self.command("NAME", true, false).shown()
     }
 
     /// The network it joins: the confinement's, else `--network`.
@@ -160,15 +163,20 @@ impl Run {
 
     /// The API's request for what [`Run::command`] says.
     fn request(&self) -> ContainerCreateBody {
-        let port = self.publish.map(|port| format!("{port}/tcp"));
+        let ports: Vec<String> = self
+            .publish
+            .iter()
+            .map(|port| format!("{port}/tcp"))
+            .collect();
+        let binding = PortBinding {
+            host_ip: Some("127.0.0.1".into()),
+            host_port: Some(String::new()),
+        };
+        let bindings = ports
+            .iter()
+            .map(|port| (port.clone(), Some(vec![binding.clone()])));
         let mut host = HostConfig {
-            port_bindings: port.clone().map(|port| {
-                let binding = PortBinding {
-                    host_ip: Some("127.0.0.1".into()),
-                    host_port: Some(String::new()),
-                };
-                HashMap::from([(port, Some(vec![binding]))])
-            }),
+            port_bindings: (!ports.is_empty()).then(|| bindings.collect()),
             readonly_rootfs: Some(self.read_only),
             network_mode: self.network.clone(),
             ..Default::default()
@@ -185,7 +193,7 @@ impl Run {
             image: Some(self.image.clone()),
             env: Some(self.env.iter().map(|(n, v)| format!("{n}={v}")).collect()),
             user: self.user.clone(),
-            exposed_ports: port.map(|port| vec![port]),
+            exposed_ports: (!ports.is_empty()).then_some(ports),
             host_config: Some(host),
             ..Default::default()
         }
@@ -197,7 +205,7 @@ impl Run {
     pub fn start(&self) -> Result<Container> {
         let name = unique_name("labcheck");
         let guard = Guard::register(Resource::Container(name.clone()));
-        announce(&self.command(&name, "", true).shown());
+        announce(&self.command(&name, false, true).shown());
         let started = Instant::now();
         let options = CreateContainerOptions {
             name: Some(name.clone()),
@@ -225,7 +233,7 @@ impl Run {
             next_inspect: Mutex::new(Instant::now()),
             _guard: guard,
         };
-        if let Some(port) = self.publish {
+        if let Some(&port) = self.publish.first() {
             match container.endpoint_of(port, self.joined_network()) {
                 Ok(endpoint) => container.endpoint = Some(endpoint),
                 // Exited already, and its port with it: what it did is evidence.
@@ -323,7 +331,7 @@ pub fn top_shown(container: &str) -> String {
 
 impl Container {
     /// Where `container_port` answers this process (see [`Container::endpoint`]).
-    fn endpoint_of(&self, container_port: u16, network: Option<&str>) -> Result<SocketAddr> {
+    pub fn endpoint_of(&self, container_port: u16, network: Option<&str>) -> Result<SocketAddr> {
         let settings = self.inspect()?.network_settings;
         if let (Some(_), Some(network)) = (engine::own_container(), network) {
             let networks = settings.networks.unwrap_or_default();
@@ -498,6 +506,32 @@ impl Container {
         Ok(Ended { elapsed, exit_code })
     }
 
+    /// The file at `path` in the container (`docker cp NAME:PATH -`): the
+    /// engine sends it as a tar archive of one entry.
+    pub fn read_file(&self, path: &str) -> Result<Vec<u8>> {
+        let name = &self.name;
+        announce(&format!("docker cp {name}:{path} -"));
+        let options = DownloadFromContainerOptions { path: path.into() };
+        let archive = engine()?.call(async |docker| {
+            let mut chunks = docker.download_from_container(name, Some(options));
+            let mut archive = Vec::new();
+            while let Some(chunk) = chunks.next().await {
+                archive.extend_from_slice(&chunk?);
+            }
+            Ok::<_, bollard::errors::Error>(archive)
+        });
+        let archive =
+            archive.map_err(|error| anyhow!("docker cp {name}:{path}: {}", message(&error)))?;
+        let mut entries = tar::Archive::new(archive.as_slice());
+        let mut entry = entries
+            .entries()?
+            .next()
+            .with_context(|| format!("docker cp {name}:{path}: an empty archive"))??;
+        let mut file = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut file)?;
+        Ok(file)
+    }
+
     /// Everything the container printed, stdout then stderr (`docker logs`).
     pub fn logs(&self) -> String {
         let name = &self.name;
@@ -626,7 +660,7 @@ mod tests {
              --security-opt no-new-privileges --env ROCKET_SIZE=Big alice/image-lab:01234567"
         );
         assert_eq!(
-            run.command("labcheck", "", true).shown(),
+            run.command("labcheck", false, true).shown(),
             "docker run --detach --name labcheck --network grading --memory 512m --memory-swap 512m \
              --pids-limit 256 --cpus 1 --log-driver json-file --log-opt max-size=1m --log-opt max-file=1 \
              --publish 127.0.0.1::5000 --read-only --cap-drop ALL --security-opt no-new-privileges \

@@ -25,12 +25,21 @@ pub fn http_get(port: u16, path: &str) -> Result<Answer> {
 
 /// `GET http://ADDRESS/PATH` with a 2 s timeout; any status is an answer.
 pub fn http_get_at(address: SocketAddr, path: &str) -> Result<Answer> {
+    http_get_query(address, path, &[])
+}
+
+/// [`http_get_at`] with a query string made of `query`'s pairs, encoded.
+pub fn http_get_query(address: SocketAddr, path: &str, query: &[(&str, &str)]) -> Result<Answer> {
     let agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(2)))
         .http_status_as_error(false)
         .build()
         .new_agent();
-    let mut response = agent.get(&format!("http://{address}{path}")).call()?;
+    let request = agent.get(&format!("http://{address}{path}"));
+    let mut response = query
+        .iter()
+        .fold(request, |request, (name, value)| request.query(name, value))
+        .call()?;
     let content_type = response
         .headers()
         .get("content-type")
