@@ -65,7 +65,8 @@ impl Application {
         let (registry, request_metrics) = metrics::register();
         let request_metrics = settings.metrics_port.map(|_| request_metrics);
         let app = move || {
-            // Each worker its own handle: a request clones it without an atomic.
+            // Each worker its own handle and series (metrics.rs); a request
+            // clones the handle without an atomic.
             let request_metrics = request_metrics.as_ref().map(RequestMetrics::for_worker);
             App::new()
                 .app_data(app_lifecycle.clone())

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::os::unix::process::CommandExt;
 use std::process::{Child, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -55,17 +54,7 @@ impl Prometheus {
             .arg(format!("--web.listen-address={address}"))
             .arg("--log.level=warn");
         cmd.announce();
-        let mut child = cmd
-            .command()
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .map_err(toolkit::launch_error(
-                "prometheus",
-                "apt-get install prometheus (.ci/run does)",
-            ))?;
-        let process = Guard::register(Resource::ProcessGroup(child.id() as i32));
+        let (mut child, process) = cmd.spawn_group("apt-get install prometheus (.ci/run does)")?;
         let ready = toolkit::wait_for(READY_WITHIN, || {
             if let Ok(Some(status)) = child.try_wait() {
                 return Some(Err(anyhow::anyhow!("prometheus exited at start: {status}")));

@@ -8,16 +8,13 @@
 //! the difference of the numbers: start-up and shutdown cancel out.
 
 use std::io::Read;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use toolkit::cleanup::{Guard, Resource};
 use toolkit::command::Cmd;
 
 /// Requests of the shorter and the longer run.
@@ -49,18 +46,8 @@ pub fn instructions_per_request(program: &Path) -> Result<f64> {
 fn total(program: &Path, requests: u64) -> Result<u64> {
     let port = toolkit::http::free_port()?;
     let cmd = command(program, &port.to_string());
-    let mut child = cmd
-        .command()
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .map_err(toolkit::launch_error(
-            "valgrind",
-            "apt-get install valgrind",
-        ))?;
+    let (mut child, guard) = cmd.spawn_group("apt-get install valgrind")?;
     let pid = i32::try_from(child.id()).context("pid out of range")?;
-    let guard = Guard::register(Resource::ProcessGroup(pid));
     send_requests(port, requests).with_context(|| format!("`{}`", cmd.shown()))?;
     kill(Pid::from_raw(pid), Signal::SIGTERM).context("cannot signal valgrind")?;
     if toolkit::wait_for(EXIT_LIMIT, || child.try_wait().ok().flatten()).is_none() {

@@ -4,12 +4,15 @@
 //! and this is the one thing the tooling needs of them.
 
 use std::ffi::{OsStr, OsString};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
+
+use crate::cleanup::{Guard, Resource};
 
 static VERBOSE: AtomicBool = AtomicBool::new(false);
 
@@ -136,6 +139,23 @@ impl Cmd {
             command.current_dir(dir);
         }
         command
+    }
+
+    /// Starts it in a process group of its own, stdout discarded and stderr
+    /// piped; the guard kills the group (whatever it started too) when
+    /// dropped or on Ctrl-C. `missing` says what to install when the program
+    /// is not there.
+    pub fn spawn_group(&self, missing: &str) -> Result<(Child, Guard)> {
+        let program = self.program.to_string_lossy();
+        let child = self
+            .command()
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .map_err(crate::launch_error(&program, missing))?;
+        let pid = i32::try_from(child.id()).map_err(|_| anyhow!("pid out of range"))?;
+        Ok((child, Guard::register(Resource::ProcessGroup(pid))))
     }
 
     /// Runs it (announced); its output, whatever its exit status.
