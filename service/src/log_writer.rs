@@ -76,10 +76,11 @@ pub const FLUSH_DEADLINE: Duration = Duration::from_secs(1);
 /// When idle a line is written at once: the writer is asleep, and woken.
 const GATHER: Duration = Duration::from_millis(5);
 
-/// Locks `mutex` even if a thread panicked while holding it: the bytes are
-/// consistent enough to write, and the other threads' lines must not be lost
+/// Locks `mutex` even if a thread panicked while holding it: what it holds
+/// stays usable (bytes consistent enough to write, a list that a push
+/// leaves whole), and the other threads' lines and figures must not be lost
 /// over it.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -180,6 +181,13 @@ impl LogWriter {
     /// are dropped and counted, and the writer says how many once it can
     /// write again. Once the guard has stopped the writer, lines are dropped.
     pub fn append(&self, lines: &[u8]) {
+        self.append_with(|buffer| buffer.extend_from_slice(lines));
+    }
+
+    /// [`LogWriter::append`], for lines that `write` appends to this
+    /// thread's buffer itself: a request line is written there directly,
+    /// without a copy.
+    pub fn append_with(&self, write: impl FnOnce(&mut Vec<u8>)) {
         let queued = MY_BUFFERS.with_borrow_mut(|mine| {
             let Some(buffer) = self.my_buffer(mine) else {
                 return false;
@@ -188,11 +196,13 @@ impl LogWriter {
             if pending.closed {
                 return false;
             }
-            if pending.bytes.len() + lines.len() > QUEUE_LIMIT {
-                pending.dropped += line_count(lines);
+            let start = pending.bytes.len();
+            write(&mut pending.bytes);
+            if pending.bytes.len() > QUEUE_LIMIT {
+                pending.dropped += line_count(&pending.bytes[start..]);
+                pending.bytes.truncate(start);
                 return false;
             }
-            pending.bytes.extend_from_slice(lines);
             true
         });
         if !queued {

@@ -1,64 +1,39 @@
 //! A panicking handler costs its own request, not the process.
 //!
 //! The release profile unwinds (Cargo.toml says why), so a panic can be
-//! caught: the request gets a 500, the panic one log line, and the
-//! connection and every other request go on. A panic outside a handler
-//! (in actix itself) still ends only its connection's task.
+//! caught (middleware.rs does): the request gets a 500 and its line, the
+//! panic one log line, and every other request goes on. A panic outside a
+//! handler (in actix itself) still ends only its connection's task.
 
 use std::fmt;
-use std::future::Future;
-use std::panic::{AssertUnwindSafe, PanicHookInfo};
-use std::time::Instant;
+use std::panic::PanicHookInfo;
 
-use actix_web::body::BoxBody;
-use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
-use actix_web::http::{ConnectionType, Method, StatusCode};
-use actix_web::{Error, HttpResponse, ResponseError};
-use futures_util::FutureExt;
+use actix_web::dev::ServiceRequest;
+use actix_web::http::{ConnectionType, Method};
+use actix_web::{HttpResponse, ResponseError};
 
 use crate::request_id::{RequestIds, X_REQUEST_ID};
-use crate::{routes, telemetry};
-
-/// `app`'s answer to `request`; if calling or answering panics, the
-/// request's line (status 500) and an error that actix answers with a 500.
-pub fn answer_500_on_panic<S>(
-    app: &S,
-    request: ServiceRequest,
-    started: Instant,
-    ids: RequestIds,
-) -> impl Future<Output = Result<ServiceResponse<BoxBody>, Error>> + use<S>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<BoxBody>, Error = Error>,
-{
-    let asked = Asked::new(&request);
-    // actix runs a handler when its future is polled, not when called.
-    let answering = AssertUnwindSafe(app.call(request)).catch_unwind();
-    async move {
-        if let Ok(answer) = answering.await {
-            return answer;
-        }
-        let status = StatusCode::INTERNAL_SERVER_ERROR;
-        telemetry::log_request_line(&asked.method, &asked.path(), status, started, &ids);
-        Err(HandlerPanicked(ids).into())
-    }
-}
+use crate::routes;
 
 /// The longest path a panicked request's line shows; longer ones are cut.
-const PATH_KEPT: usize = 96;
+/// A path with a UUID in it fits; every byte kept is copied with the
+/// request's future (keeping 96 cost 17 instructions a request more).
+const PATH_KEPT: usize = 64;
 
-/// What a request asked, kept for its line in case its handler panics. The
-/// request itself cannot be kept (routing needs it unshared), and cloning
-/// its URI (an allocation, to share its bytes) cost 130 instructions a
-/// request more than this copy of the path's start (callgrind).
-struct Asked {
-    method: Method,
+/// What a request asked, kept for its line in case it is answered without
+/// a response (its handler panicked, a service erred). The request itself
+/// cannot be kept (routing needs it unshared), and cloning its URI (an
+/// allocation, to share its bytes) cost 130 instructions a request more
+/// than this copy of the path's start (callgrind).
+pub struct Asked {
+    pub method: Method,
     path: [u8; PATH_KEPT],
-    path_length: usize,
+    path_length: u8,
     cut: bool,
 }
 
 impl Asked {
-    fn new(request: &ServiceRequest) -> Self {
+    pub fn new(request: &ServiceRequest) -> Self {
         let path = request.path().as_bytes();
         let path_length = path.len().min(PATH_KEPT);
         let mut kept = [0; PATH_KEPT];
@@ -66,13 +41,14 @@ impl Asked {
         Self {
             method: request.method().clone(),
             path: kept,
-            path_length,
+            path_length: path_length as u8,
             cut: path.len() > PATH_KEPT,
         }
     }
 
-    fn path(&self) -> String {
-        let kept = String::from_utf8_lossy(&self.path[..self.path_length]);
+    /// The path asked, cut after [`PATH_KEPT`] bytes (`...` then says so).
+    pub fn path(&self) -> String {
+        let kept = String::from_utf8_lossy(&self.path[..usize::from(self.path_length)]);
         if self.cut {
             format!("{kept}...")
         } else {
@@ -83,7 +59,7 @@ impl Asked {
 
 /// A handler panicked: answered 500, and the connection closed, as whatever
 /// the handler shared with the next request may be half-changed.
-struct HandlerPanicked(RequestIds);
+pub struct HandlerPanicked(pub RequestIds);
 
 impl fmt::Debug for HandlerPanicked {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -103,7 +79,9 @@ impl ResponseError for HandlerPanicked {
         response
             .head_mut()
             .set_connection_type(ConnectionType::Close);
-        response.headers_mut().insert(X_REQUEST_ID, self.0.header());
+        response
+            .headers_mut()
+            .insert(X_REQUEST_ID.clone(), self.0.header());
         response
     }
 }

@@ -187,7 +187,7 @@ where
 {
     web::resource(path)
         // Named by its own pattern, so that /metrics knows it without
-        // building the pattern each request (see metrics.rs).
+        // building the pattern each request (see request_metrics.rs).
         .name(path)
         .route(
             web::route()

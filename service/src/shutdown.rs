@@ -94,12 +94,8 @@ impl Lifecycle {
 /// Once draining, every answer carries `Connection: close`, so a client on
 /// a keep-alive connection leaves after it instead of sending a next
 /// request that the closing connection would drop unanswered.
-pub fn close_if_draining<B>(response: &mut ServiceResponse<B>) {
-    let draining = response
-        .request()
-        .app_data::<Lifecycle>()
-        .is_some_and(Lifecycle::is_draining);
-    if draining {
+pub fn close_if_draining<B>(response: &mut ServiceResponse<B>, lifecycle: &Lifecycle) {
+    if lifecycle.is_draining() {
         response
             .response_mut()
             .head_mut()

@@ -3,6 +3,7 @@
 use std::io;
 use std::net::TcpListener;
 use std::pin::pin;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,14 +18,13 @@ use futures_util::future::{Either, ready, select};
 
 use crate::backpressure::Backpressure;
 use crate::configuration::Settings;
-use crate::metrics::{self, RequestMetrics};
-use crate::panics;
-use crate::request_id::{RequestIds, X_REQUEST_ID};
+use crate::metrics;
+use crate::middleware;
+use crate::request_metrics::RequestMetrics;
 use crate::routes::{self, AppState};
 use signal_hook_tokio::Signals;
 
 use crate::shutdown::{self, Draining, Lifecycle, Stopped};
-use crate::telemetry;
 
 /// How long a connection the service closes waits for the client to close
 /// its side: actix-web's `HttpServer` default.
@@ -65,42 +65,17 @@ impl Application {
         let (registry, request_metrics) = metrics::register();
         let request_metrics = settings.metrics_port.map(|_| request_metrics);
         let app = move || {
-            // Each worker its own handle and series (metrics.rs); a request
-            // clones the handle without an atomic.
+            // Each worker its own handles (and figures: request_metrics.rs),
+            // which a request clones without an atomic.
             let request_metrics = request_metrics.as_ref().map(RequestMetrics::for_worker);
+            let lifecycle = Rc::new(app_lifecycle.clone());
             App::new()
-                .app_data(app_lifecycle.clone())
-                // Every answer's last steps, as one middleware of the
-                // plainest kind: `wrap_fn` boxes nothing, where `from_fn`
-                // boxes a future and calls through a `dyn` service (two
-                // `from_fn` layers cost some 500 instructions a request more,
-                // counted with callgrind: see request_line.rs).
+                // The plainest middleware: `wrap_fn` boxes nothing, where
+                // `from_fn` boxes a future and calls through a `dyn` service
+                // (two `from_fn` layers cost some 500 instructions a request
+                // more, counted with callgrind: see request_line.rs).
                 .wrap_fn(move |request, app| {
-                    let started = Instant::now();
-                    let ids = RequestIds::of(request.headers());
-                    let in_flight = request_metrics
-                        .as_ref()
-                        .map(|metrics| metrics.begin(request.method()));
-                    let answered = panics::answer_500_on_panic(app, request, started, ids);
-                    async move {
-                        let mut response = match answered.await {
-                            Ok(response) => response,
-                            Err(error) => {
-                                if let Some(in_flight) = in_flight {
-                                    let status = error.as_response_error().status_code();
-                                    in_flight.failed(status, started.elapsed());
-                                }
-                                return Err(error);
-                            }
-                        };
-                        shutdown::close_if_draining(&mut response);
-                        response.headers_mut().insert(X_REQUEST_ID, ids.header());
-                        telemetry::log_request(&response, started, &ids);
-                        if let Some(in_flight) = in_flight {
-                            in_flight.answered(&response, started.elapsed());
-                        }
-                        Ok(response)
-                    }
+                    middleware::answer(app, request, &lifecycle, request_metrics.as_ref())
                 })
                 .configure(extra_routes.clone())
                 .configure(|config| routes::configure(config, state.clone()))

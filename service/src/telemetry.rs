@@ -5,12 +5,10 @@
 //! read-only root, and never waits on stdout, so a stalled log sink costs
 //! log lines (counted, and said once it drains) but no request.
 
-use std::cell::RefCell;
 use std::io::IsTerminal;
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use actix_web::dev::ServiceResponse;
 use actix_web::http::{Method, StatusCode};
 use tracing::Level;
 use tracing_subscriber::filter::Targets;
@@ -118,41 +116,25 @@ pub fn log_settings(settings: &Settings, port: u16, metrics_port: Option<u16>) {
     );
 }
 
-/// Writes the request's one line: method, path, status, latency since
-/// `started`, its request id and the caller's trace id.
+/// Writes a request's one line: method, path, status, latency (`took`,
+/// ended at `ended`), its request id and the caller's trace id.
 ///
 /// Hand-written rather than tracing-actix-web: that crate opens a span per
 /// request, which costs more than the single line needed here. The line is
 /// queued before the answer is handed back to actix, so it is in the queue
 /// before the connection can close: the drain at shutdown cannot lose it.
-pub fn log_request<B>(response: &ServiceResponse<B>, started: Instant, ids: &RequestIds) {
-    let request = response.request();
-    log_request_line(
-        request.method(),
-        request.path(),
-        response.status(),
-        started,
-        ids,
-    );
-}
-
-/// [`log_request`], for an answer that has no `ServiceResponse`.
 pub fn log_request_line(
     method: &Method,
     path: &str,
     status: StatusCode,
-    started: Instant,
+    ended: Instant,
+    took: Duration,
     ids: &RequestIds,
 ) {
     if let Some(lines) = REQUEST_LINES.get() {
-        let ended = Instant::now();
-        let latency_us =
-            u64::try_from(ended.duration_since(started).as_micros()).unwrap_or(u64::MAX);
-        let (method, status) = (method.as_str(), status.as_u16());
+        let latency_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         match lines {
-            RequestLines::Json(writer) => LINE.with_borrow_mut(|line| {
-                line.clear();
-                let at = request_line::wall_time(ended);
+            RequestLines::Json(writer) => {
                 let fields = request_line::Fields {
                     method,
                     path,
@@ -161,25 +143,20 @@ pub fn log_request_line(
                     request_id: ids.request_id_bytes(),
                     trace_id: ids.trace_id_bytes(),
                 };
-                request_line::write(line, at, &fields);
-                writer.append(line);
-            }),
+                let at = request_line::wall_time(ended);
+                writer.append_with(|buffer| request_line::write(buffer, at, &fields));
+            }
             RequestLines::Pretty => tracing::info!(
                 target: request_line::TARGET,
-                method,
+                method = method.as_str(),
                 path,
-                status,
+                status = status.as_u16(),
                 latency_us,
                 request_id = ids.request_id(),
                 trace_id = ids.trace_id(),
             ),
         }
     }
-}
-
-thread_local! {
-    /// Each worker's request line, its memory reused from line to line.
-    static LINE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 #[cfg(test)]
@@ -202,9 +179,9 @@ mod tests {
         tracing::subscriber::with_default(json_logs(make_writer, filter), || {
             tracing::info!(
                 target: request_line::TARGET,
-                method = fields.method,
+                method = fields.method.as_str(),
                 path = fields.path,
-                status = fields.status,
+                status = fields.status.as_u16(),
                 latency_us = fields.latency_us,
                 request_id = text(fields.request_id),
                 trace_id = fields.trace_id.map(text),
@@ -227,9 +204,10 @@ mod tests {
     }
 
     /// Any method and path stay one line of valid JSON, the very line
-    /// tracing-subscriber wrote: quotes, backslashes, control bytes, what a
-    /// client's bytes that are not UTF-8 become once decoded lossily; with
-    /// a trace id and without.
+    /// tracing-subscriber wrote: a method of HTTP's and one of a client's
+    /// own, with every character `Method` admits; quotes, backslashes, control bytes
+    /// and what a client's bytes that are not UTF-8 become once decoded
+    /// lossily in the path; with a trace id and without.
     #[test]
     fn the_request_line_is_tracing_subscribers_line_byte_for_byte() {
         let not_utf8 = String::from_utf8_lossy(b"/\xff\xfe").into_owned();
@@ -242,7 +220,8 @@ mod tests {
             &not_utf8,
         ];
         let traces = [None, Some("4bf92f3577b34da6a3ce929d0e0e4736")];
-        let cases = ["GET", "M\"E\\T"]
+        let own = Method::from_bytes(b"M-SEARCH!*+.^_`|~09az").unwrap();
+        let cases = [&Method::GET, &own]
             .into_iter()
             .flat_map(|m| paths.map(|p| (m, p)))
             .flat_map(|(m, p)| traces.map(|t| (m, p, t)));
@@ -250,20 +229,24 @@ mod tests {
             let fields = request_line::Fields {
                 method,
                 path,
-                status: 200,
+                status: StatusCode::OK,
                 latency_us: 41,
                 request_id: b"0f8fad5b-d9cb-469f-a165-70867728950e",
                 trace_id: trace_id.map(str::as_bytes),
             };
             let expected = through_tracing(&fields);
             let mut ours = Vec::new();
-            request_line::write(&mut ours, SystemTime::now(), &fields);
+            request_line::write(
+                &mut ours,
+                request_line::unix_time(SystemTime::now()),
+                &fields,
+            );
             let ours = String::from_utf8(ours).unwrap();
             assert_eq!(ours.matches('\n').count(), 1, "{ours:?}");
             let parsed: Value = serde_json::from_str(&ours).expect("valid JSON");
             assert_eq!(
                 (parsed["method"].as_str(), parsed["path"].as_str()),
-                (Some(method), Some(path))
+                (Some(method.as_str()), Some(path))
             );
             // The same bytes, but for the instant in the timestamp.
             let timestamp =

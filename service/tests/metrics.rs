@@ -13,7 +13,9 @@ const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=
 
 #[test]
 fn requests_are_counted_by_method_the_route_matched_and_status() {
-    let service = spawn_app(&[]);
+    // Each request on a connection of its own, spread over four workers:
+    // each worker counts its own, and the scrape sums them.
+    let service = spawn_app(&[("WORKERS", "4")]);
     let sent = [
         ("GET", "/health"),
         ("GET", "/health"),

@@ -16,6 +16,8 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use actix_web::dev::{ServiceRequest, ServiceResponse, fn_service};
+use actix_web::error::ErrorServiceUnavailable;
 use actix_web::{HttpResponse, web};
 use libtest_mimic::{Arguments, Trial};
 use nix::sys::signal::Signal::{self, SIGINT, SIGTERM};
@@ -62,6 +64,13 @@ fn serve_with_slow_route() -> ExitCode {
                     let count: u32 = "not a number".parse().expect(PANIC_MESSAGE);
                     HttpResponse::Ok().body(count.to_string())
                 }),
+            );
+            // A service that errs instead of answering, as a fork's
+            // middleware may: actix answers with the error's response.
+            config.service(
+                web::service("/erred").finish(fn_service(|_: ServiceRequest| async {
+                    Err::<ServiceResponse, _>(ErrorServiceUnavailable("erred"))
+                })),
             );
         })?;
         telemetry::log_settings(&settings, application.port(), application.metrics_port());
@@ -292,6 +301,35 @@ fn a_panicking_handler_costs_only_its_own_request() {
     );
 }
 
+/// A service that errs instead of answering (a fork's middleware, say):
+/// actix answers with the error's response, and the request still has its
+/// line and is counted, under the route `erred`.
+fn an_error_instead_of_an_answer_is_logged_and_counted() {
+    let mut service = start_slow_server(&[]);
+    let mut connection = service.connect();
+    connection.send("GET /erred HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: erred-1\r\n\r\n");
+    let answer = connection.read_response(false);
+    assert_eq!((answer.status, answer.text()), (503, "erred"), "{answer:?}");
+    let requests = Samples::scrape(service.metrics_port()).series("http_requests_total");
+    assert_eq!(
+        requests.get("method=GET,route=erred,status=503"),
+        Some(&1.0),
+        "{requests:?}"
+    );
+    service.stop();
+    let stdout = service.stdout();
+    let lines: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.contains(r#""path":"/erred""#))
+        .collect();
+    assert_eq!(lines.len(), 1, "the request line of /erred:\n{stdout}");
+    assert!(
+        lines[0].contains(r#""status":503"#) && lines[0].contains(r#""request_id":"erred-1""#),
+        "{}",
+        lines[0]
+    );
+}
+
 fn main() -> ExitCode {
     if std::env::var_os(ROLE).is_some() {
         return serve_with_slow_route();
@@ -328,6 +366,10 @@ fn main() -> ExitCode {
         test(
             "a_panicking_handler_costs_only_its_own_request",
             a_panicking_handler_costs_only_its_own_request,
+        ),
+        test(
+            "an_error_instead_of_an_answer_is_logged_and_counted",
+            an_error_instead_of_an_answer_is_logged_and_counted,
         ),
     ];
     libtest_mimic::run(&Arguments::from_args(), trials).exit_code()

@@ -24,28 +24,31 @@ const START_LIMIT: Duration = Duration::from_secs(60);
 const EXIT_LIMIT: Duration = Duration::from_secs(60);
 
 /// The server under callgrind, as run (its port given as text: a number
-/// when run, `$PORT` when shown).
-pub fn command(program: &Path, port: &str) -> Cmd {
+/// when run, `$PORT` when shown), with its metrics on any free port
+/// (`METRICS_PORT=0`) or, given `metrics_port`, as it says (`off`).
+pub fn command(program: &Path, port: &str, metrics_port: &str) -> Cmd {
     Cmd::new("valgrind")
         .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
         .arg(program)
         .env("HOST", "127.0.0.1")
         .env("PORT", port)
-        .env("METRICS_PORT", "0")
+        .env("METRICS_PORT", metrics_port)
         .env("WORKERS", "1")
 }
 
-/// Instructions per keep-alive `GET /health` of `program`.
-pub fn instructions_per_request(program: &Path) -> Result<f64> {
+/// Instructions per keep-alive `GET /health` of `program`, run with this
+/// `METRICS_PORT`.
+pub fn instructions_per_request(program: &Path, metrics_port: &str) -> Result<f64> {
     let [fewer, more] = REQUESTS;
-    let (fewer_total, more_total) = (total(program, fewer)?, total(program, more)?);
+    let total = |requests| total(program, metrics_port, requests);
+    let (fewer_total, more_total) = (total(fewer)?, total(more)?);
     Ok((more_total as f64 - fewer_total as f64) / (more - fewer) as f64)
 }
 
 /// The instructions of one run of `program` answering `requests` requests.
-fn total(program: &Path, requests: u64) -> Result<u64> {
+fn total(program: &Path, metrics_port: &str, requests: u64) -> Result<u64> {
     let port = toolkit::http::free_port()?;
-    let cmd = command(program, &port.to_string());
+    let cmd = command(program, &port.to_string(), metrics_port);
     let (mut child, guard) = cmd.spawn_group("apt-get install valgrind")?;
     let pid = i32::try_from(child.id()).context("pid out of range")?;
     send_requests(port, requests).with_context(|| format!("`{}`", cmd.shown()))?;

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use self::peers::{Kind, PEERS, Peer, Peers};
+use self::peers::{Kind, PEERS, Peer, Peers, peer};
 use self::wrk::{Errors, Measurement, Wrk};
 
 /// Options of `cargo xtask bench`.
@@ -138,7 +138,7 @@ const LOAD_FIGURES: [(&str, &str, &str); 3] = [
 
 /// The other figures: id, title, unit, and how it is measured, with the
 /// plan's fields in `{{ }}`.
-const FIGURES: [(&str, &str, &str, &str); 11] = [
+const FIGURES: [(&str, &str, &str, &str); 12] = [
     (
         "health_c16_rps_paired",
         "GET /health, 16 connections: requests/s ÷ the bare server's in the same round, paired runs \
@@ -223,6 +223,13 @@ const FIGURES: [(&str, &str, &str, &str); 11] = [
          {{ callgrind_requests[1] }} keep-alive requests on one connection (ureq's: Host, \
          User-Agent and Accept headers), the difference of the two totals divided by the difference \
          of the counts, so that start-up and shutdown cancel out; deterministic, so one run each",
+    ),
+    (
+        "instructions_health_metrics_off",
+        "Instructions per GET /health with `METRICS_PORT=off` (callgrind)",
+        "instructions",
+        "as above, the service run with `METRICS_PORT=off`: no metrics recorded, no metrics port; \
+         the difference with the row above is what the metrics cost a request",
     ),
 ];
 
@@ -537,12 +544,6 @@ const ORDERS: [[usize; 3]; 6] = [
 /// runs in every round too, the control: its ratio to the first is what the
 /// machine alone makes of a ratio of two equal servers.
 fn paired_runs(peers: &Peers, report: &mut Report, progress: &Progress) -> Result<()> {
-    let peer = |kind| {
-        PEERS
-            .iter()
-            .find(|p| p.kind == kind)
-            .expect("every kind is a peer")
-    };
     let (service, bare) = (peer(Kind::Service), peer(Kind::BareActix));
     let instances = [
         peers.start(service)?,
@@ -815,21 +816,29 @@ pub fn run(args: &Args) -> Result<()> {
         report.add("flood_probe_slowest", peer, millis(flooded.slowest_probe));
     }
     progress.say("callgrind: instructions per GET /health of the Rust peers");
-    for peer in rust_peers() {
+    // The service twice: also with `METRICS_PORT=off`, for the metrics' own cost.
+    let counted = rust_peers()
+        .map(|&peer| (peer, "instructions_health", "0"))
+        .chain([(
+            peer(Kind::Service),
+            "instructions_health_metrics_off",
+            "off",
+        )]);
+    for (peer, id, metrics_port) in counted {
         let program = peers.rust_program(peer.kind);
         // Shown as the peers' own commands are: from the repository's root.
         let shown = program.strip_prefix(&peers.root).unwrap_or(&program);
-        let count = callgrind::instructions_per_request(&program)
+        let count = callgrind::instructions_per_request(&program, metrics_port)
             .with_context(|| format!("callgrind of {}", peer.name))?;
         progress.say(format!(
-            "callgrind  {:<17} {count:>9.0} instructions per request",
+            "callgrind  {:<17} {count:>9.0} instructions per request (METRICS_PORT={metrics_port})",
             peer.name
         ));
-        report.add("instructions_health", peer, count);
+        report.add(id, peer, count);
         let [fewer, more] = callgrind::REQUESTS;
         report.commands.push(format!(
             "{}   # {fewer}, then {more} keep-alive GET /health",
-            callgrind::command(shown, "$PORT").shown()
+            callgrind::command(shown, "$PORT", metrics_port).shown()
         ));
     }
     for figure in &mut report.figures {

@@ -79,6 +79,14 @@ pub static PEERS: [Peer; 5] = [
     },
 ];
 
+/// The peer of this kind.
+pub fn peer(kind: Kind) -> &'static Peer {
+    PEERS
+        .iter()
+        .find(|p| p.kind == kind)
+        .expect("every kind is a peer")
+}
+
 /// Where the peers' programs are.
 #[derive(Debug, Clone)]
 pub struct Peers {
