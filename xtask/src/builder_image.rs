@@ -12,7 +12,10 @@
 //! 2. the Rust toolchain installed here, which must be the pinned version,
 //!    laid out like the official image (`/usr/local/rustup`, `/usr/local/cargo`);
 //! 3. this host's CA bundle, so that cargo inside a build trusts whatever
-//!    TLS-intercepting proxy stands between the machine and crates.io.
+//!    TLS-intercepting proxy stands between the machine and crates.io;
+//! 4. cargo-auditable, the version the Dockerfile installs, compiled here
+//!    from crates.io into the image's cargo home: the Dockerfile's `cargo
+//!    install` then finds it installed instead of compiling it (a minute).
 //!
 //! The tag is the Dockerfile's own default, so `docker build .` and
 //! `docker compose up --build` then find the base locally and pull nothing.
@@ -86,6 +89,27 @@ pub fn read_pin(dockerfile: &str) -> Result<Pin> {
     })
 }
 
+/// The cargo-auditable version the Dockerfile's `cargo install --locked
+/// cargo-auditable@<version>` line installs.
+pub fn read_auditable(dockerfile: &str) -> Result<String> {
+    let version = dockerfile
+        .lines()
+        .find_map(|line| {
+            line.trim()
+                .strip_prefix("cargo install --locked cargo-auditable@")
+        })
+        .context("the Dockerfile has no `cargo install --locked cargo-auditable@<version>` line")?
+        .trim();
+    let exact = version.split('.').count() == 3
+        && version
+            .split('.')
+            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    if !exact {
+        bail!("cargo-auditable@{version}: expected an exact version, x.y.z");
+    }
+    Ok(version.to_owned())
+}
+
 /// Runs a host command (printed first); its trimmed stdout.
 fn host(program: &str, args: &[&str]) -> Result<String> {
     Cmd::new(program).args(args).run()
@@ -118,6 +142,7 @@ pub fn run(args: &Args) -> Result<()> {
     let text = fs::read_to_string(&dockerfile)
         .with_context(|| format!("cannot read {}", dockerfile.display()))?;
     let pin = read_pin(&text)?;
+    let auditable = read_auditable(&text)?;
     toolkit::engine::ensure_engine()?;
     if !args.force && debian_image::exists(&pin.reference, " (--force builds it again)")? {
         return Ok(());
@@ -136,7 +161,8 @@ pub fn run(args: &Args) -> Result<()> {
                     pin.rust,
                     sysroot.display()
                 );
-                install_toolchain(&sysroot, rootfs, &toolchain)
+                install_toolchain(&sysroot, rootfs, &toolchain)?;
+                install_auditable(&auditable, rootfs, &triple)
             },
             changes: vec![
                 "ENV RUSTUP_HOME=/usr/local/rustup".to_owned(),
@@ -146,7 +172,7 @@ pub fn run(args: &Args) -> Result<()> {
                 format!("ENV RUST_VERSION={}", pin.rust),
                 "CMD [\"bash\"]".into(),
             ],
-            check: "cargo --version && rustc --version && cc --version | head -n 1",
+            check: "cargo --version && rustc --version && cargo auditable --version && cc --version | head -n 1",
         },
         &args.mirror,
     )?;
@@ -177,6 +203,21 @@ fn install_toolchain(sysroot: &Path, rootfs: &Path, name: &str) -> Result<()> {
     }
     linked.sort();
     eprintln!("  linked into /usr/local/cargo/bin: {}", linked.join(" "));
+    Ok(())
+}
+
+/// Compiles cargo-auditable `version` from crates.io into the image's cargo
+/// home, with the records `cargo install` keeps there. Linked statically:
+/// this host's C library may be newer than the image's Debian.
+fn install_auditable(version: &str, rootfs: &Path, triple: &str) -> Result<()> {
+    let root = rootfs.join("usr/local/cargo");
+    Cmd::new("cargo")
+        .args(["install", "--locked", &format!("cargo-auditable@{version}")])
+        .arg("--root")
+        .arg(&root)
+        .args(["--target", triple])
+        .env("RUSTFLAGS", "-C target-feature=+crt-static")
+        .run()?;
     Ok(())
 }
 
@@ -215,5 +256,18 @@ mod tests {
     fn the_repository_pins_a_buildable_image() {
         let text = fs::read_to_string(project_root().join("Dockerfile")).unwrap();
         read_pin(&text).unwrap();
+        read_auditable(&text).unwrap();
+    }
+
+    #[test]
+    fn reads_the_cargo_auditable_version() {
+        let line = "RUN --mount=type=cache,target=/x \\\n    cargo install --locked cargo-auditable@0.7.7\n";
+        assert_eq!(read_auditable(line).unwrap(), "0.7.7");
+        for bad in [
+            "cargo install cargo-auditable\n",
+            "cargo install --locked cargo-auditable@0.7\n",
+        ] {
+            assert!(read_auditable(bad).is_err(), "{bad}");
+        }
     }
 }
