@@ -73,11 +73,7 @@ pub fn read_pin(dockerfile: &str) -> Result<Pin> {
     })?;
     let rust = tag.split('-').next().unwrap_or_default().to_owned();
     let debian = tag.rsplit('-').next().unwrap_or_default().to_owned();
-    let version_ok = rust.split('.').count() == 3
-        && rust
-            .split('.')
-            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-    if !version_ok || !DEBIAN_RELEASES.contains(&debian.as_str()) {
+    if !is_exact_version(&rust) || !DEBIAN_RELEASES.contains(&debian.as_str()) {
         bail!(
             "RUST_IMAGE={reference}: expected rust:<x.y.z>-slim-<debian release> (one of {DEBIAN_RELEASES:?})"
         );
@@ -87,6 +83,14 @@ pub fn read_pin(dockerfile: &str) -> Result<Pin> {
         rust,
         debian,
     })
+}
+
+/// `x.y.z`, three numbers: a version that names one release.
+fn is_exact_version(version: &str) -> bool {
+    version.split('.').count() == 3
+        && version
+            .split('.')
+            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The cargo-auditable version the Dockerfile's `cargo install --locked
@@ -100,11 +104,7 @@ pub fn read_auditable(dockerfile: &str) -> Result<String> {
         })
         .context("the Dockerfile has no `cargo install --locked cargo-auditable@<version>` line")?
         .trim();
-    let exact = version.split('.').count() == 3
-        && version
-            .split('.')
-            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-    if !exact {
+    if !is_exact_version(version) {
         bail!("cargo-auditable@{version}: expected an exact version, x.y.z");
     }
     Ok(version.to_owned())
