@@ -12,6 +12,7 @@
 //! cache lines made no difference in requests/s beyond the runs' noise;
 //! with more cores they would.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -82,7 +83,9 @@ const METHODS: [Method; 9] = [
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
 struct RequestLabels {
     method: &'static str,
-    route: String,
+    /// A fixed label ([`UNMATCHED`], [`PANICKED`], [`ERRED`]) borrowed, a
+    /// route's pattern owned.
+    route: Cow<'static, str>,
     status: u16,
 }
 
@@ -133,8 +136,8 @@ enum Route<'a> {
     /// allocation, which took recording from 300 instructions a request to
     /// 730. [`crate::routes::get_resource`] names the lab's routes so.
     Named(&'a str),
-    /// By the pattern itself (a resource without a name), or none matched.
-    Pattern(Option<String>),
+    /// By the pattern itself (a resource without a name) or a fixed label.
+    Label(Cow<'static, str>),
 }
 
 impl RequestMetrics {
@@ -166,7 +169,7 @@ impl WorkerMetrics {
         &self,
         (method, status): (u8, u16),
         route: Route,
-        pattern: impl FnOnce() -> Option<String>,
+        pattern: impl FnOnce() -> Cow<'static, str>,
         took: Duration,
     ) {
         let mut series = self.series.borrow_mut();
@@ -175,23 +178,20 @@ impl WorkerMetrics {
                 && known.method == method
                 && match &route {
                     Route::Named(name) => known.name_at == Some(name.as_ptr() as usize),
-                    Route::Pattern(pattern) => {
-                        known.name_at.is_none()
-                            && known.labels.route == pattern.as_deref().unwrap_or(UNMATCHED)
-                    }
+                    Route::Label(label) => known.name_at.is_none() && known.labels.route == *label,
                 }
         };
         let index = match series.iter().position(is_it) {
             Some(index) => index,
             None => {
-                let (name_at, pattern) = match route {
+                let (name_at, route) = match route {
                     Route::Named(name) => (Some(name.as_ptr() as usize), pattern()),
-                    Route::Pattern(pattern) => (None, pattern),
+                    Route::Label(label) => (None, label),
                 };
                 let labels = RequestLabels {
                     status,
                     method: method_label(method),
-                    route: pattern.unwrap_or_else(|| UNMATCHED.to_owned()),
+                    route,
                 };
                 let figures = Arc::<Figures>::default();
                 lock(&self.all.0.series).push((labels.clone(), Arc::clone(&figures)));
@@ -226,12 +226,18 @@ impl InFlight {
     /// Answered, `took` after it began.
     pub fn answered<B>(self, response: &ServiceResponse<B>, took: Duration) {
         let request = response.request();
+        // The pattern, or one label for every path no route matched, so
+        // that a scanner of random URLs cannot grow the label set.
+        let pattern = || {
+            request
+                .match_pattern()
+                .map_or(Cow::Borrowed(UNMATCHED), Cow::Owned)
+        };
         let route = match request.match_name() {
             Some(name) => Route::Named(name),
-            None => Route::Pattern(request.match_pattern()),
+            None => Route::Label(pattern()),
         };
         let status = response.status().as_u16();
-        let pattern = || request.match_pattern();
         self.metrics
             .record((self.method, status), route, pattern, took);
     }
@@ -239,9 +245,13 @@ impl InFlight {
     /// Answered without a response, `took` after it began: `route` says
     /// why ([`PANICKED`] or [`ERRED`]).
     pub fn failed(self, route: &'static str, status: StatusCode, took: Duration) {
-        let route = Route::Pattern(Some(route.to_owned()));
-        self.metrics
-            .record((self.method, status.as_u16()), route, || None, took);
+        let label = || Cow::Borrowed(route);
+        self.metrics.record(
+            (self.method, status.as_u16()),
+            Route::Label(label()),
+            label,
+            took,
+        );
     }
 }
 

@@ -80,9 +80,7 @@ impl Application {
                 .configure(extra_routes.clone())
                 .configure(|config| routes::configure(config, state.clone()))
         };
-        let builder = actix_server::Server::build();
-        let stop_signal = builder.graceful_shutdown_signal();
-        let mut builder = builder
+        let mut builder = actix_server::Server::build()
             .workers(settings.workers.get())
             .shutdown_timeout(settings.shutdown_timeout.as_secs())
             // Signals are handled in shutdown.rs, which also drains sooner and
@@ -92,12 +90,11 @@ impl Application {
             // our own: see backpressure.rs.
             .listen("http", listener, move || {
                 let connections = connections.clone();
-                let stop_signal = stop_signal.clone();
+                let idle_close = connections.clone();
                 let http = HttpService::build()
-                    .graceful_shutdown_signal(move || {
-                        let stop_signal = stop_signal.clone();
-                        async move { stop_signal.notified().await }
-                    })
+                    // Idle keep-alive connections close when the drain stops
+                    // actix, instead of holding it until its timeout.
+                    .graceful_shutdown_signal(move || idle_close.idle_close())
                     // actix-web's default, which this builder's lacks.
                     .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
                     .local_addr(local_address)

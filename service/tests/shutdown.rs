@@ -163,10 +163,15 @@ fn sigterm_stops_accepting_and_answers_the_request_in_flight() {
         }
         thread::sleep(Duration::from_millis(2));
     }
-    // ...idle keep-alive connections are closed (after a short grace)...
+    // ...idle keep-alive connections are closed (after a short grace), not
+    // kept until the request in flight is answered...
     assert!(
         idle.read_to_end().is_empty(),
         "the idle connection got bytes"
+    );
+    assert!(
+        in_flight.has_nothing_yet(),
+        "the idle connection was closed only after the request in flight was answered"
     );
     // ...and the request in flight is answered in full.
     assert!(

@@ -572,6 +572,19 @@ impl Connection {
         response
     }
 
+    /// Whether nothing has come from the server yet, and it has not closed
+    /// the connection.
+    pub fn has_nothing_yet(&self) -> bool {
+        let peek = |stream: &TcpStream| {
+            stream.set_nonblocking(true)?;
+            let peeked = stream.peek(&mut [0]);
+            stream.set_nonblocking(false)?;
+            peeked
+        };
+        let waiting = matches!(peek(&self.stream), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
+        waiting && self.buffer.is_empty()
+    }
+
     /// Reads until the server closes the connection; returns what came.
     pub fn read_to_end(&mut self) -> Vec<u8> {
         loop {
