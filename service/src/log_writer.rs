@@ -181,13 +181,6 @@ impl LogWriter {
     /// are dropped and counted, and the writer says how many once it can
     /// write again. Once the guard has stopped the writer, lines are dropped.
     pub fn append(&self, lines: &[u8]) {
-        self.append_with(|buffer| buffer.extend_from_slice(lines));
-    }
-
-    /// [`LogWriter::append`], for lines that `write` appends to this
-    /// thread's buffer itself: a request line is written there directly,
-    /// without a copy.
-    pub fn append_with(&self, write: impl FnOnce(&mut Vec<u8>)) {
         let queued = MY_BUFFERS.with_borrow_mut(|mine| {
             let Some(buffer) = self.my_buffer(mine) else {
                 return false;
@@ -196,13 +189,11 @@ impl LogWriter {
             if pending.closed {
                 return false;
             }
-            let start = pending.bytes.len();
-            write(&mut pending.bytes);
-            if pending.bytes.len() > QUEUE_LIMIT {
-                pending.dropped += line_count(&pending.bytes[start..]);
-                pending.bytes.truncate(start);
+            if pending.bytes.len() + lines.len() > QUEUE_LIMIT {
+                pending.dropped += line_count(lines);
                 return false;
             }
+            pending.bytes.extend_from_slice(lines);
             true
         });
         if !queued {

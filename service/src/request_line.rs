@@ -87,13 +87,13 @@
 //! instants, and the line written straight into the log writer's buffer
 //! instead of a buffer of its own and a copy. Then 669 (with request ids,
 //! 2026-12), and 575 once a line is the worker's last one with its time,
-//! latency and ids written over theirs ([`write`]).
+//! latency and ids written over theirs ([`with_line`]), copied from there.
 //!
 //! So: the fields are known and written in order; a string that needs
 //! escaping goes through `serde_json`'s escaper, numbers through `itoa`;
 //! the line's start up to the second is formatted once a second (per worker
 //! thread), and a line like the worker's last (same second, method, path,
-//! status) is that line with four fields rewritten. It is written straight
+//! status) is that line with four fields rewritten. It is copied from there
 //! into [`crate::log_writer`]'s buffer for this thread (a lock no other
 //! worker takes; no allocation) rather than through a task spawned per
 //! request.
@@ -175,21 +175,25 @@ pub struct Fields<'a> {
     pub trace_id: Option<&'a [u8]>,
 }
 
-/// Appends one request's line, ending in `\n`, to `line`; `since_epoch`
+/// Hands one request's line, ending in `\n`, to `use_line`; `since_epoch`
 /// is its time, since the Unix epoch. The line is the worker's last one
 /// with its time, latency and ids written over theirs, when it had the same
 /// second, method, path and status and its fields the same widths: under
 /// load a worker's requests mostly do (a probe, a hot route), and a copy
 /// and four small writes cost less than the line's dozen pieces.
-pub fn write(line: &mut Vec<u8>, since_epoch: Duration, fields: &Fields) {
+pub fn with_line<R>(
+    since_epoch: Duration,
+    fields: &Fields,
+    use_line: impl FnOnce(&[u8]) -> R,
+) -> R {
     let mut latency = itoa::Buffer::new();
     let latency = latency.format(fields.latency_us).as_bytes();
     LAST_LINE.with_borrow_mut(|last| {
         if !last.rewrite(since_epoch, fields, latency) {
             last.make(since_epoch, fields, latency);
         }
-        line.extend_from_slice(&last.text);
-    });
+        use_line(&last.text)
+    })
 }
 
 /// A worker's last request line, and where its fields are in it.
@@ -370,7 +374,6 @@ mod tests {
     use super::*;
 
     fn line(at: SystemTime, method: &Method, path: &str) -> String {
-        let mut bytes = Vec::new();
         let fields = Fields {
             method,
             path,
@@ -379,8 +382,10 @@ mod tests {
             request_id: b"9f3ab1c2d4e5f607",
             trace_id: None,
         };
-        write(&mut bytes, unix_time(at), &fields);
-        String::from_utf8(bytes).expect("the line is UTF-8")
+        with_line(unix_time(at), &fields, |line| {
+            String::from_utf8(line.to_vec())
+        })
+        .expect("the line is UTF-8")
     }
 
     #[test]
@@ -444,8 +449,7 @@ mod tests {
         ];
         for (micros, fields) in (1..).zip(lines) {
             let at = second + Duration::from_micros(micros);
-            let mut line = Vec::new();
-            write(&mut line, at, &fields);
+            let line = with_line(at, &fields, <[u8]>::to_vec);
             let mut afresh = LastLine::NONE;
             let latency = itoa::Buffer::new().format(fields.latency_us).to_owned();
             afresh.make(at, &fields, latency.as_bytes());
@@ -456,12 +460,11 @@ mod tests {
             );
         }
         // A new second: the line's start is made again.
-        let mut line = Vec::new();
         let next_second = second + Duration::from_secs(1);
-        write(
-            &mut line,
+        let line = with_line(
             next_second,
             &fields(&get, "/", 200, 1, b"a", None),
+            <[u8]>::to_vec,
         );
         assert!(line.starts_with(b"{\"timestamp\":\"2026-11-25T14:24:54.000000Z\""));
     }

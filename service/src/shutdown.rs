@@ -262,9 +262,9 @@ async fn drain(draining: Draining) {
     lifecycle.begin_draining();
     let grace = CLOSE_GRACE.min(shutdown_timeout);
     let _ = actix_web::rt::time::timeout(grace, lifecycle.all_done()).await;
+    lifecycle.close_idle_connections();
     // `stop` sends its command at once; actix force-closes what is left
     // when the drain timeout runs out.
-    lifecycle.close_idle_connections();
     drop(server.stop(true));
     let left = deadline.saturating_duration_since(Instant::now());
     if actix_web::rt::time::timeout(left, lifecycle.all_done())

@@ -144,7 +144,7 @@ pub fn log_request_line(
                     trace_id: ids.trace_id_bytes(),
                 };
                 let at = request_line::wall_time(ended);
-                writer.append_with(|buffer| request_line::write(buffer, at, &fields));
+                request_line::with_line(at, &fields, |line| writer.append(line));
             }
             RequestLines::Pretty => tracing::info!(
                 target: request_line::TARGET,
@@ -235,12 +235,8 @@ mod tests {
                 trace_id: trace_id.map(str::as_bytes),
             };
             let expected = through_tracing(&fields);
-            let mut ours = Vec::new();
-            request_line::write(
-                &mut ours,
-                request_line::unix_time(SystemTime::now()),
-                &fields,
-            );
+            let now = request_line::unix_time(SystemTime::now());
+            let ours = request_line::with_line(now, &fields, <[u8]>::to_vec);
             let ours = String::from_utf8(ours).unwrap();
             assert_eq!(ours.matches('\n').count(), 1, "{ours:?}");
             let parsed: Value = serde_json::from_str(&ours).expect("valid JSON");
