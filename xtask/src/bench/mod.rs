@@ -80,8 +80,8 @@ pub struct Plan {
     pub warm_builds: usize,
     /// Requests of the two callgrind runs.
     pub callgrind_requests: [u64; 2],
-    /// Rounds of back-to-back runs of the service, the bare server and a
-    /// second bare server (the control).
+    /// Rounds of back-to-back runs of the service, the bare server, a
+    /// second bare server (the control) and the service without request lines.
     pub paired_runs: usize,
     /// Seconds of each of those runs.
     pub paired_seconds: u64,
@@ -112,7 +112,7 @@ impl Plan {
             // deviations of the ratios: 0.10 at 1 s against 0.06 at 4 s on
             // one 2-core machine; 0.14 at 1 s, 0.12 at 2 s on another), and
             // in the same minutes 1 s runs narrow the median's interval the
-            // most. 120 rounds of three runs take about 6 minutes.
+            // most. 120 rounds of four runs take about 8 minutes.
             paired_runs: pick(2, 120),
             paired_seconds: 1,
             flood_seconds: if quick { 2 } else { 10 },
@@ -138,18 +138,29 @@ const LOAD_FIGURES: [(&str, &str, &str); 3] = [
 
 /// The other figures: id, title, unit, and how it is measured, with the
 /// plan's fields in `{{ }}`.
-const FIGURES: [(&str, &str, &str, &str); 12] = [
+const FIGURES: [(&str, &str, &str, &str); 13] = [
     (
         "health_c16_rps_paired",
         "GET /health, 16 connections: requests/s ÷ the bare server's in the same round, paired runs \
          (the bare actix-web row: a second bare server, the control)",
         "×",
         "{{ paired_runs }} rounds of `wrk -t1 -c16 -d{{ paired_seconds }}s` on GET /health: the \
-         service (host), the bare actix-web server and a second bare server back to back (in \
-         each of the six orders in turn); each round's ratio of the service's requests/s to the bare \
+         service (host), the bare actix-web server, a second bare server and the service with \
+         `RUST_LOG=warn` back to back (in each of four orders in turn, a balanced Latin square); \
+         each round's ratio of the service's requests/s to the bare \
          server's, and, as the control, the second bare server's to the first's (the bare \
          actix-web row: what the machine's drift alone makes of two equal servers); the median \
          of the ratios, with its 95 % interval",
+    ),
+    (
+        "health_c16_rps_paired_lines_off",
+        "GET /health, 16 connections, request lines off (`RUST_LOG=warn`): requests/s ÷ the bare \
+         server's in the same round, paired runs",
+        "×",
+        "in the rounds above, the service started with `RUST_LOG=warn` (no line per request, \
+         everything else as it is): each round's ratio of its requests/s to the bare server's; \
+         the median, with its 95 % interval. Its difference with the row above is what a request \
+         line costs",
     ),
     (
         "rss_idle",
@@ -524,31 +535,31 @@ fn answered(outcome: Result<Measurement>, wrk: &Wrk, peer: &Peer) -> Result<Meas
     Ok(outcome)
 }
 
-/// Every order of three runs, taken in turn: each server runs first, in
-/// the middle and last equally often, so that whatever a place in the
+/// The orders of a round's four runs, taken in turn (a balanced Latin
+/// square): each server runs first, second, third and last equally often,
+/// and right after each other server once, so that whatever a place in the
 /// round favours cancels out. (With the bare server always in the middle,
 /// the control, two equal servers, came out at 1.016x in a full run.)
-const ORDERS: [[usize; 3]; 6] = [
-    [0, 1, 2],
-    [1, 2, 0],
-    [2, 0, 1],
-    [2, 1, 0],
-    [1, 0, 2],
-    [0, 2, 1],
-];
+const ORDERS: [[usize; 4]; 4] = [[0, 1, 3, 2], [1, 2, 0, 3], [2, 3, 1, 0], [3, 0, 2, 1]];
+
+/// The service with its request lines off: `warn` leaves out the `info`
+/// lines, so that the paired runs show what a line per request costs.
+const REQUEST_LINES_OFF: (&str, &str) = ("RUST_LOG", "warn");
 
 /// The service and the bare server on `GET /health`, 16 connections, in
 /// rounds of runs back to back (in each of the [`ORDERS`] in turn); each
 /// round's ratio of requests/s. The machine drifts by ±10 % between runs
 /// seconds apart; the runs of a round drift alike. A second bare server
 /// runs in every round too, the control: its ratio to the first is what the
-/// machine alone makes of a ratio of two equal servers.
+/// machine alone makes of a ratio of two equal servers. So does the service
+/// with its request lines off, for what they cost.
 fn paired_runs(peers: &Peers, report: &mut Report, progress: &Progress) -> Result<()> {
     let (service, bare) = (peer(Kind::Service), peer(Kind::BareActix));
     let instances = [
         peers.start(service)?,
         peers.start(bare)?,
         peers.start(bare)?,
+        peers.start_with(service, &[REQUEST_LINES_OFF])?,
     ];
     for instance in &instances {
         instance.wait_first_200(FIRST_200_LIMIT)?;
@@ -561,27 +572,31 @@ fn paired_runs(peers: &Peers, report: &mut Report, progress: &Progress) -> Resul
         count: false,
     };
     for run in 0..runs {
-        let mut rps = [0.0; 3];
+        let mut rps = [0.0; 4];
         for i in ORDERS[run % ORDERS.len()] {
             let instance = &instances[i];
             let outcome = wrk.run(instance.port, &peers.root);
             rps[i] = answered(outcome, &wrk, instance.peer)?.requests_per_s;
         }
-        let (vs_bare, control) = (rps[0] / rps[1], rps[2] / rps[1]);
+        let [vs_bare, control, lines_off] = [rps[0], rps[2], rps[3]].map(|r| r / rps[1]);
         progress.say(format!(
-            "round {}/{runs}  GET /health c16  service {:.0}, bare {:.0}, second bare {:.0} req/s: \
-             {vs_bare:.3}, control {control:.3}",
+            "round {}/{runs}  GET /health c16  service {:.0}, bare {:.0}, second bare {:.0}, \
+             service without request lines {:.0} req/s: {vs_bare:.3}, control {control:.3}, \
+             without request lines {lines_off:.3}",
             run + 1,
             rps[0],
             rps[1],
-            rps[2]
+            rps[2],
+            rps[3]
         ));
         report.add("health_c16_rps_paired", service, vs_bare);
         report.add("health_c16_rps_paired", bare, control);
+        report.add("health_c16_rps_paired_lines_off", service, lines_off);
     }
+    let (name, value) = REQUEST_LINES_OFF;
     report.commands.push(format!(
-        "{}   # {runs} rounds: the service, the bare server and a second bare server back to back \
-         (in each of the six orders in turn)",
+        "{}   # {runs} rounds: the service, the bare server, a second bare server and the service \
+         with {name}={value} back to back (in each of four orders in turn)",
         wrk.shown()
     ));
     Ok(())
@@ -775,7 +790,8 @@ pub fn run(args: &Args) -> Result<()> {
     ));
     load_runs(&peers, &list, &mut report, &progress)?;
     progress.say(format!(
-        "{} rounds of {} s runs: the service, the bare server and a second bare server back to back",
+        "{} rounds of {} s runs: the service, the bare server, a second bare server and the service \
+         without request lines back to back",
         plan.paired_runs, plan.paired_seconds
     ));
     paired_runs(&peers, &mut report, &progress)?;

@@ -198,8 +198,19 @@ impl Peers {
 
     /// Starts one instance of `peer` on a free port.
     pub fn start(&self, peer: &'static Peer) -> Result<Instance> {
+        self.start_with(peer, &[])
+    }
+
+    /// Starts one instance of `peer` on a free port, with the variables of
+    /// `extra_env` set besides its own; its log is named after them too.
+    pub fn start_with(
+        &self,
+        peer: &'static Peer,
+        extra_env: &[(&'static str, &'static str)],
+    ) -> Result<Instance> {
         let port = toolkit::http::free_port()?;
-        let log = self.logs.join(format!("{}.log", peer.id));
+        let variant: String = extra_env.iter().map(|(k, v)| format!("-{k}-{v}")).collect();
+        let log = self.logs.join(format!("{}{variant}.log", peer.id));
         let mut instance = Instance {
             peer,
             port,
@@ -210,14 +221,21 @@ impl Peers {
             log,
         };
         if peer.kind == Kind::Image {
-            let run = self.container_run(&port.to_string())?;
+            let run = extra_env
+                .iter()
+                .fold(self.container_run(&port.to_string())?, |run, &(k, v)| {
+                    run.env(k, v)
+                });
             instance.spawned = Instant::now();
             let container = run.start()?;
             instance.pid = container.pid()?;
             instance.container = Some(container);
             return Ok(instance);
         }
-        let command = self.host_command(peer.kind, &port.to_string());
+        let mut command = self.host_command(peer.kind, &port.to_string());
+        command
+            .env
+            .extend(extra_env.iter().map(|&(k, v)| (k, v.to_owned())));
         let log = &instance.log;
         let stderr =
             File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
